@@ -1,0 +1,1 @@
+"""gammapipe.analysis (under construction in later issues)."""

@@ -1,0 +1,1 @@
+"""gammapipe.datasets (under construction in later issues)."""

@@ -1,0 +1,1 @@
+"""gammapipe.estimators (under construction in later issues)."""

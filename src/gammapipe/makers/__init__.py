@@ -1,0 +1,1 @@
+"""gammapipe.makers (under construction in later issues)."""

@@ -1,0 +1,1 @@
+"""gammapipe.modeling (under construction in later issues)."""

@@ -1,0 +1,1 @@
+"""gammapipe.stats (under construction in later issues)."""

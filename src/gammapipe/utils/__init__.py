@@ -1,0 +1,1 @@
+"""Low-level helpers shared by all gammapipe layers (no imports of higher layers)."""
