@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+import warnings
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +19,7 @@ from .errors import FITSFormatError, MissingFileError, MissingHDUError, UnitErro
 __all__ = [
     "make_path",
     "open_fits",
+    "check_gzip_stream",
     "read_hdu",
     "read_table_hdu",
     "atomic_write",
@@ -74,6 +76,18 @@ def parse_unit(unit: str | u.UnitBase | None, where: str = "") -> u.UnitBase:
             raise UnitError(f"{where}: cannot parse unit {unit!r}") from exc
 
 
+def check_gzip_stream(path: Path) -> None:
+    """Raise `FITSFormatError` if ``path`` is a truncated or corrupt gzip file."""
+    if path.suffix != ".gz":
+        return
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FITSFormatError(f"{path}: truncated or corrupt gzip stream ({exc})") from exc
+
+
 def open_fits(path: str | os.PathLike, memmap: bool = False) -> fits.HDUList:
     """Open a FITS file (optionally gzipped) and check that it is readable.
 
@@ -88,12 +102,15 @@ def open_fits(path: str | os.PathLike, memmap: bool = False) -> fits.HDUList:
     if not path.is_file():
         raise MissingFileError(f"FITS file not found: {path}")
     try:
-        hdulist = fits.open(path, memmap=memmap, lazy_load_hdus=False)
-        # touch every HDU header so that truncation shows up here, not later
-        for hdu in hdulist:
-            _ = hdu.header
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError, TypeError) as exc:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*truncated.*")
+            hdulist = fits.open(path, memmap=memmap, lazy_load_hdus=False)
+    except (OSError, EOFError, zlib.error, ValueError, TypeError, Warning) as exc:
+        check_gzip_stream(path)
         raise FITSFormatError(f"{path}: not a readable FITS file ({exc})") from exc
+    if len(hdulist) == 0:
+        check_gzip_stream(path)
+        raise FITSFormatError(f"{path}: no HDU found (empty or not a FITS file)")
     return hdulist
 
 
@@ -122,13 +139,17 @@ def read_hdu(path: str | os.PathLike, hdu: str | int | None = None):
             try:
                 selected = hdulist[hdu.upper() if isinstance(hdu, str) else hdu]
             except (KeyError, IndexError) as exc:
+                check_gzip_stream(path)
                 raise MissingHDUError(
                     f"{path}: no HDU {hdu!r} (available: {_hdu_names(hdulist)})"
                 ) from exc
         try:
-            selected.data  # noqa: B018 - force reading, surfaces truncation
-            return selected.copy()
-        except (OSError, EOFError, zlib.error, ValueError, TypeError) as exc:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("error", message=".*truncated.*")
+                selected.data  # noqa: B018 - force reading, surfaces truncation
+                return selected.copy()
+        except (OSError, EOFError, zlib.error, ValueError, TypeError, Warning) as exc:
+            check_gzip_stream(path)
             raise FITSFormatError(f"{path} [HDU {hdu}]: cannot read data ({exc})") from exc
 
 
@@ -141,7 +162,8 @@ def read_table_hdu(path: str | os.PathLike, hdu: str | int | None = None) -> Tab
     path = make_path(path)
     hdu_obj = read_hdu(path, hdu)
     if not isinstance(hdu_obj, fits.BinTableHDU | fits.TableHDU):
-        raise FITSFormatError(f"{path} [HDU {hdu}]: expected a table HDU, got {type(hdu_obj).__name__}")
+        kind = type(hdu_obj).__name__
+        raise FITSFormatError(f"{path} [HDU {hdu}]: expected a table HDU, got {kind}")
     return table_from_hdu(hdu_obj, where=f"{path} [HDU {hdu_obj.name}]")
 
 
