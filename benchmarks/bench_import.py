@@ -12,8 +12,13 @@ import time
 
 from _common import peer_python, report
 
-OURS = "import gammapipe.data, gammapipe.irf, gammapipe.maps, gammapipe.modeling, gammapipe.stats"
-PEER = "import gammapy.data, gammapy.irf, gammapy.maps, gammapy.modeling, gammapy.stats"
+SUBPACKAGES = "data, {0}.irf, {0}.maps, {0}.modeling, {0}.stats"
+# what a user script imports: the classes of a typical 3D analysis
+CLASSES = (
+    "from {0}.data import DataStore; from {0}.irf import EffectiveAreaTable2D, PSF3D;"
+    "from {0}.maps import Map, MapAxis, WcsGeom; from {0}.modeling import Fit;"
+    "from {0}.modeling.models import PowerLawSpectralModel"
+)
 
 
 def best_of(python: str, code: str, repeat: int) -> float:
@@ -30,13 +35,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     baseline = best_of(sys.executable, "pass", args.repeat)
-    ours = {"import (minus bare python)": best_of(sys.executable, OURS, args.repeat) - baseline}
+    stages = {
+        "import subpackages": "import {0}." + SUBPACKAGES,
+        "import analysis classes": CLASSES,
+    }
+    ours = {k: best_of(sys.executable, v.format("gammapipe"), args.repeat) - baseline
+            for k, v in stages.items()}
     peer = {}
     python = peer_python()
     if python:
         peer_base = best_of(python, "pass", args.repeat)
-        peer = {"import (minus bare python)": best_of(python, PEER, args.repeat) - peer_base}
-    report("subpackage import time (best of %d)" % args.repeat, ours, peer)
+        peer = {k: best_of(python, v.format("gammapy"), args.repeat) - peer_base
+                for k, v in stages.items()}
+    report(f"import time minus bare python (best of {args.repeat})", ours, peer)
 
 
 if __name__ == "__main__":

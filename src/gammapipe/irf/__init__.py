@@ -2,82 +2,43 @@
 dispersion, PSF, background and RAD_MAX.
 
 ``IRF_REGISTRY`` maps the GADF HDU classes to the classes; `load_irf_hdu` reads an IRF
-HDU detecting its class from the ``HDUCLAS`` keywords.
+HDU detecting its class from the ``HDUCLAS`` keywords. Names are loaded lazily so that
+``import gammapipe.irf`` stays cheap.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 
-from .background import Background2D, Background3D
-from .core import IRF, FoVAlignment
-from .edisp_2d import EnergyDispersion2D
-from .edisp_kernel import EDispKernel
-from .effective_area import EffectiveAreaTable2D
-from .psf_core import PSF
-from .psf_gauss import EnergyDependentMultiGaussPSF
-from .psf_king import PSFKing
-from .psf_parametric import ParametricPSF
-from .psf_table import PSF3D
-from .rad_max import RadMax2D
-
-__all__ = [
-    "IRF",
-    "FoVAlignment",
-    "EffectiveAreaTable2D",
-    "EnergyDispersion2D",
-    "EDispKernel",
-    "PSF",
-    "ParametricPSF",
-    "PSF3D",
-    "EnergyDependentMultiGaussPSF",
-    "PSFKing",
-    "Background3D",
-    "Background2D",
-    "RadMax2D",
-    "IRF_REGISTRY",
-    "load_irf_hdu",
-]
-
-IRF_REGISTRY: dict[str, type] = {
-    "aeff_2d": EffectiveAreaTable2D,
-    "edisp_2d": EnergyDispersion2D,
-    "psf_table": PSF3D,
-    "psf_3gauss": EnergyDependentMultiGaussPSF,
-    "psf_king": PSFKing,
-    "bkg_3d": Background3D,
-    "bkg_2d": Background2D,
-    "rad_max_2d": RadMax2D,
+_EXPORTS = {
+    "IRF": "core",
+    "FoVAlignment": "core",
+    "EffectiveAreaTable2D": "effective_area",
+    "EnergyDispersion2D": "edisp_2d",
+    "EDispKernel": "edisp_kernel",
+    "PSF": "psf_core",
+    "ParametricPSF": "psf_parametric",
+    "PSF3D": "psf_table",
+    "EnergyDependentMultiGaussPSF": "psf_gauss",
+    "PSFKing": "psf_king",
+    "Background3D": "background",
+    "Background2D": "background",
+    "RadMax2D": "rad_max",
+    "IRF_REGISTRY": "registry",
+    "load_irf_hdu": "registry",
 }
 
+__all__ = sorted(_EXPORTS)
 
-def load_irf_hdu(filename: str | os.PathLike, hdu: str | int, hdu_class: str | None = None):
-    """Read one IRF HDU of a FITS file.
 
-    Parameters
-    ----------
-    filename : path-like
-        FITS file.
-    hdu : str or int
-        HDU name or index.
-    hdu_class : str, optional
-        One of the keys of `IRF_REGISTRY`; detected from the HDUCLAS keywords (or the
-        column names) when None.
-    """
-    from gammapipe.utils.fits import make_path, open_fits
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gammapipe.irf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
-    from .core import _select_hdu
-    from .io import detect_hdu_class
 
-    path = make_path(filename)
-    if hdu_class is None:
-        with open_fits(path) as hdulist:
-            selected = _select_hdu(hdulist, hdu, IRF, str(path))
-            hdu_class = detect_hdu_class(selected.header, f"{path} [HDU {selected.name}]")
-    try:
-        cls = IRF_REGISTRY[hdu_class]
-    except KeyError:
-        raise ValueError(
-            f"load_irf_hdu: unknown hdu_class {hdu_class!r}; known: {sorted(IRF_REGISTRY)}"
-        ) from None
-    return cls.read(path, hdu=hdu)
+def __dir__():
+    return __all__
