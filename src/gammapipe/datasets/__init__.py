@@ -14,6 +14,8 @@ _EXPORTS = {
     "Datasets": "core",
     "MapDataset": "map_dataset",
     "MapDatasetOnOff": "map_onoff",
+    "SpectrumDataset": "spectrum",
+    "SpectrumDatasetOnOff": "spectrum",
     "MapEvaluator": "evaluator",
     "IRFMap": "irf_map",
     "PSFMap": "psf_map",

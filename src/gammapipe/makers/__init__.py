@@ -24,6 +24,8 @@ _EXPORTS = {
     "ReflectedRegionsFinder": "background.reflected",
     "WobbleRegionsFinder": "background.reflected",
     "ReflectedRegionsBackgroundMaker": "background.reflected",
+    "RingBackgroundMaker": "background.ring",
+    "AdaptiveRingBackgroundMaker": "background.ring",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -211,7 +211,9 @@ class SafeMaskMaker(Maker):
             mask &= self.make_mask_energy_edisp_bias(dataset, observation)
         if "bkg-peak" in self.methods:
             mask &= self.make_mask_bkg_peak(dataset, observation)
-        if dataset.background is not None:
+        # a valid (finite, positive) background model is required for a cash dataset; an
+        # on-off dataset's background comes from OFF counts and may be zero in a bin
+        if dataset.background is not None and getattr(dataset, "stat_type", "cash") == "cash":
             bkg = np.asarray(dataset.background.data)
             mask &= np.isfinite(bkg) & (bkg > 0)
         dataset.mask_safe = Map.from_geom(geom, data=mask, dtype=bool)
