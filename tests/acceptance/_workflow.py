@@ -102,7 +102,8 @@ class Comparison:
             self.problems.append(f"{path}: {ours!r} is not a number (ref {ref!r})")
             return
         if not math.isclose(ours, ref, rel_tol=self.rtol, abs_tol=1e-12):
-            self.problems.append(f"{path}: {ours!r} vs {ref!r} (rel {abs(ours - ref) / max(abs(ref), 1e-300):.2e})")
+            rel = abs(ours - ref) / max(abs(ref), 1e-300)
+            self.problems.append(f"{path}: {ours!r} vs {ref!r} (rel {rel:.2e})")
 
     def assert_ok(self, max_report: int = 40) -> None:
         assert self.compared > 0, "nothing was compared"

@@ -18,9 +18,9 @@ Documented differences:
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import pytest
-
 from _workflow import Comparison, exact, run_workflow_script, within
 
 pytestmark = pytest.mark.slow
