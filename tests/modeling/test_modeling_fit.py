@@ -148,12 +148,31 @@ def test_fit_with_gradient_uses_it_and_agrees():
     plain = ToySpectrumDataset(_truth(), counts, background=1.0)
     grad = ToyGradientDataset(_truth(), counts, background=1.0)
     Fit().run(plain)
-    Fit().run(grad)
+    Fit(gradient=True).run(grad)
     assert grad.n_grad > 0
     for name in ("index", "amplitude"):
         p1, p2 = plain.model.parameters[name], grad.model.parameters[name]
         assert p2.value == pytest.approx(p1.value, abs=0.02 * p1.error)
         assert p2.error == pytest.approx(p1.error, rel=1e-2)
+
+
+def test_minuit_default_does_not_use_the_gradient():
+    counts = _simulate(_truth(), np.random.default_rng(5))
+    grad = ToyGradientDataset(_truth(), counts, background=1.0)
+    Fit().run(grad)
+    assert grad.n_grad == 0
+
+
+def test_scipy_backend_uses_gradient_by_default():
+    counts = _simulate(_truth(), np.random.default_rng(5))
+    plain = ToySpectrumDataset(_truth(), counts, background=1.0)
+    grad = ToyGradientDataset(_truth(), counts, background=1.0)
+    Fit().run(plain)
+    result = Fit(backend="scipy", optimize_opts={"method": "L-BFGS-B"}).optimize(grad)
+    assert result.success and grad.n_grad > 0
+    for name in ("index", "amplitude"):
+        p1, p2 = plain.model.parameters[name], grad.model.parameters[name]
+        assert p2.value == pytest.approx(p1.value, abs=0.05 * p1.error)
 
 
 def test_scipy_backend_agrees_with_minuit():

@@ -349,6 +349,14 @@ class Fit:
         default 1e-6) of `confidence`.
     store_trace : bool
         Record the statistic and parameter values of every call.
+    gradient : bool, optional
+        Pass the datasets' analytic gradient (``stat_sum_and_gradient``) to the optimiser.
+        Default (None): off for ``minuit``, on for ``scipy``. Measured on the low-level Crab
+        3D fit, MIGRAD with the analytic gradient needs as many statistic calls as without
+        (it evaluates the function for its line searches) plus the gradients, ends on a
+        different path and leaves HESSE with a 10 % larger latitude error; scipy's
+        quasi-Newton methods, in contrast, replace ``n`` finite-difference evaluations per
+        step by one gradient call.
     """
 
     def __init__(
@@ -358,9 +366,11 @@ class Fit:
         covariance_opts: dict[str, Any] | None = None,
         confidence_opts: dict[str, Any] | None = None,
         store_trace: bool = False,
+        gradient: bool | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"Unknown backend {backend!r}; available: {list(BACKENDS)}")
+        self.gradient = gradient
         self.backend = backend
         self.optimize_opts = dict(optimize_opts or {})
         self.covariance_opts = dict(covariance_opts or {})
@@ -372,6 +382,10 @@ class Fit:
     def minuit(self):
         """Minuit instance of the last optimisation (minuit backend)."""
         return self._minuit
+
+    def _gradient_function(self, fd: _FitDatasets, free: Parameters, backend: str):
+        use = self.gradient if self.gradient is not None else backend != "minuit"
+        return fd.gradient_function(free) if use else None
 
     @staticmethod
     def _parse(datasets: Any) -> tuple[_FitDatasets, Parameters]:
@@ -420,7 +434,8 @@ class Fit:
         if backend not in BACKENDS:
             raise ValueError(f"Unknown backend {backend!r}; available: {list(BACKENDS)}")
         objective = FactorObjective(
-            free, fd.stat_sum, fd.gradient_function(free), store_trace=self.store_trace
+            free, fd.stat_sum, self._gradient_function(fd, free, backend),
+            store_trace=self.store_trace,
         )
         factors, info, optimizer = BACKENDS[backend]["optimize"](objective, **opts)
         free.set_parameter_factors(factors)
@@ -462,7 +477,9 @@ class Fit:
         minuit = None
         if optimize_result is not None and optimize_result.backend == "minuit" == backend:
             minuit = optimize_result.minuit
-        objective = FactorObjective(free, fd.stat_sum, fd.gradient_function(free))
+        objective = FactorObjective(
+            free, fd.stat_sum, self._gradient_function(fd, free, backend)
+        )
         with parameters.restore_status():
             if minuit is None:
                 parameters.autoscale()
@@ -568,7 +585,9 @@ class Fit:
                 raise ValueError(f"stat_contour: parameter {par.name!r} is frozen")
         with parameters.restore_status():
             parameters.autoscale()
-            objective = FactorObjective(free, fd.stat_sum, fd.gradient_function(free))
+            objective = FactorObjective(
+                free, fd.stat_sum, self._gradient_function(fd, free, "minuit")
+            )
             opts = dict(self.optimize_opts)
             opts.pop("backend", None)
             result = BACKENDS["minuit"]["contour"](
