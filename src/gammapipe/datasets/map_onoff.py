@@ -257,6 +257,11 @@ class OnOffMixin:
         info["counts"] = int(round(counts))
         info["background"] = background
         info["excess"] = counts - background
+        livetime = info.get("livetime")
+        if livetime is not None:  # the rates of the base info used the NaN model background
+            with np.errstate(invalid="ignore", divide="ignore"):
+                info["background_rate"] = background / livetime
+                info["excess_rate"] = (counts - background) / livetime
         stat = WStatCountsStatistic(n_on=counts, n_off=counts_off, alpha=alpha)
         info["sqrt_ts"] = float(stat.sqrt_ts) if np.isfinite(alpha) else np.nan
         npred_background = msum(self.npred_background().data)

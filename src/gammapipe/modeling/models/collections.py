@@ -15,7 +15,14 @@ from ...utils.fits import atomic_write, make_path
 from ..covariance import Covariance
 from ..parameter import Parameter, Parameters
 from .core import ModelBase, get_model_class
-from .io import from_yaml, read_yaml, to_yaml, write_yaml
+from .io import (
+    from_yaml,
+    pop_and_verify_checksum,
+    read_yaml,
+    to_yaml,
+    with_checksum,
+    write_yaml,
+)
 
 __all__ = ["DatasetModels", "Models"]
 
@@ -472,7 +479,9 @@ class DatasetModels:
     def read(cls, filename):
         """Read a models YAML file (covariance and templates relative to its folder)."""
         path = make_path(filename)
-        return cls.from_dict(read_yaml(path), path=path.parent)
+        data = read_yaml(path)
+        pop_and_verify_checksum(data, str(path))
+        return cls.from_dict(data, path=path.parent)
 
     def write(self, path, overwrite: bool = False, full_output: bool = False,
               overwrite_templates: bool = False, write_covariance: bool = True) -> None:
@@ -490,7 +499,8 @@ class DatasetModels:
             self._covar_file = covar_name
         else:
             self._covar_file = None
-        write_yaml(self.to_yaml(full_output, overwrite_templates), path, overwrite=True)
+        text = with_checksum(self.to_yaml(full_output, overwrite_templates))
+        write_yaml(text, path, overwrite=True)
 
     def write_covariance(self, filename, overwrite: bool = False) -> None:
         """Write the covariance as a fixed-width ASCII table (first column "Parameters")."""

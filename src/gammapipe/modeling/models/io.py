@@ -49,6 +49,31 @@ def to_yaml(data: dict[str, Any]) -> str:
     )
 
 
+def with_checksum(text: str) -> str:
+    """Append the ``checksum`` line (MD5 hex digest of the YAML text above it).
+
+    This is the layout the reference tool writes and verifies for models and datasets files.
+    """
+    import hashlib
+
+    return text + f"checksum: {hashlib.md5(text.encode()).hexdigest()}\n"
+
+
+def pop_and_verify_checksum(data: dict[str, Any], where: str) -> None:
+    """Remove ``checksum`` from parsed YAML and warn if it does not match the content."""
+    import hashlib
+    import warnings
+
+    expected = data.pop("checksum", None)
+    if expected is None:
+        return
+    if hashlib.md5(to_yaml(data).encode()).hexdigest() != str(expected):
+        warnings.warn(
+            f"{where}: checksum verification failed (the file was modified after it was "
+            "written)", UserWarning, stacklevel=3,
+        )
+
+
 def from_yaml(text: str, where: str = "YAML") -> dict[str, Any]:
     """Parse YAML text with ``yaml.safe_load`` into a dict.
 
