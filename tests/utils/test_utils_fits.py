@@ -112,3 +112,14 @@ def test_to_quantity_names_argument():
     assert to_quantity(3, "TeV", "energy") == 3 * u.TeV
     with pytest.raises(UnitError, match="'width'"):
         to_quantity(2 * u.s, "deg", "width")
+
+
+def test_atomic_write_follows_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = write_hdulist(fits.HDUList([fits.PrimaryHDU()]), tmp_path / "p.fits")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

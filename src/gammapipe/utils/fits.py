@@ -207,11 +207,18 @@ def atomic_write(write_func, path: str | os.PathLike, overwrite: bool = False) -
     tmp_path = Path(tmp)
     try:
         write_func(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600: follow the umask
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_hdulist(hdulist: fits.HDUList, path: str | os.PathLike, overwrite: bool = False) -> Path:
