@@ -6,7 +6,7 @@ Names are loaded lazily so that ``import gammapipe.analysis`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
+from gammapipe.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "Analysis": "analysis",
@@ -20,19 +20,7 @@ _EXPORTS = {
     "simulate_observation": "simulate",
     "wobble_pointings": "simulate",
     "make_report": "report",
+    "example_config": "examples",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gammapipe.analysis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -7,7 +7,7 @@ Names are loaded lazily so that ``import gammapipe.datasets`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
+from gammapipe.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "Dataset": "core",
@@ -24,17 +24,4 @@ _EXPORTS = {
     "EDispMap": "edisp_map",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gammapipe.datasets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

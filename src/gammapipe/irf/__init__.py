@@ -8,7 +8,7 @@ HDU detecting its class from the ``HDUCLAS`` keywords. Names are loaded lazily s
 
 from __future__ import annotations
 
-import importlib
+from gammapipe.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "IRF": "core",
@@ -28,17 +28,4 @@ _EXPORTS = {
     "load_irf_hdu": "registry",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gammapipe.irf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
