@@ -257,3 +257,121 @@ def test_mask_on_grid_conventions():
                                    [False, False, False]])
     with pytest.raises(ValueError, match="method"):
         mask_on_grid(mask, fine, coarse2, method="cubic")
+
+
+# ------------------------------------------------------------------ in-place stacking
+def _random_with_bad(rng, shape, dtype=np.float64):
+    values = rng.uniform(0.0, 5.0, size=shape).astype(dtype)
+    flat = values.reshape(-1)
+    flat[rng.choice(flat.size, 6, replace=False)] = [np.nan, np.inf, -np.inf, np.nan, 0, 1]
+    return values
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nan_to_num", [True, False])
+def test_add_masked_inplace_equals_stack_masked_sum(dtype, nan_to_num):
+    rng = np.random.default_rng(42)
+    target = _random_with_bad(rng, (3, 5, 7), dtype)
+    other = _random_with_bad(rng, (3, 5, 7))
+    mask = rng.uniform(size=(5, 7)) > 0.3  # broadcast over the leading axis
+    expected = stacking.stack_masked_sum(target, None, other, mask, nan_to_num=nan_to_num)
+    expected = expected.astype(dtype)
+    work = target.copy()
+    view = work[:, 1:4, 2:6]  # an overlap view: only it may change
+    stacking.add_masked_inplace(view, other[:, 1:4, 2:6], mask[1:4, 2:6],
+                                nan_to_num=nan_to_num)
+    sub = stacking.stack_masked_sum(target[:, 1:4, 2:6], None, other[:, 1:4, 2:6],
+                                    mask[1:4, 2:6], nan_to_num=nan_to_num).astype(dtype)
+    np.testing.assert_array_equal(work[:, 1:4, 2:6], sub)
+    outside = np.ones(work.shape, bool)
+    outside[:, 1:4, 2:6] = False
+    np.testing.assert_array_equal(work[outside], target[outside])
+    if nan_to_num:
+        assert np.isfinite(work[:, 1:4, 2:6]).all()
+        np.testing.assert_array_equal(sub, expected[:, 1:4, 2:6])
+
+
+@pytest.mark.parametrize("with_weights", [True, False])
+def test_stack_irf_inplace_equals_stack_irf_arrays(with_weights):
+    rng = np.random.default_rng(1)
+    shape, exp_shape = (4, 6, 3, 3), (4, 1, 3, 3)
+    irf = _random_with_bad(rng, shape, np.float32)
+    irf_o = _random_with_bad(rng, shape)
+    exposure = _random_with_bad(rng, exp_shape, np.float32)
+    exposure_o = _random_with_bad(rng, exp_shape)
+    exposure_o[0, 0, 0, 0] = 0.0
+    weights = (rng.uniform(size=shape) > 0.4).astype(float) if with_weights else None
+    exp_irf, exp_exposure = stacking.stack_irf_arrays(irf, exposure, irf_o, exposure_o,
+                                                      weights, irf_axis=1)
+    irf_work, exposure_work = irf.copy(), exposure.copy()
+    stacking.stack_irf_inplace(irf_work, exposure_work, irf_o, exposure_o, weights,
+                               irf_axis=1)
+    np.testing.assert_array_equal(irf_work, exp_irf.astype(np.float32))
+    np.testing.assert_array_equal(exposure_work, exp_exposure.astype(np.float32))
+    assert np.isfinite(irf_work).all()
+
+
+def test_stack_in_place_leaves_other_and_its_cache_untouched(runs):
+    a, b = runs
+    counts_b = b.counts.data.copy()
+    bkg_b = b.npred_background().data.copy()
+    exposure_b = b.exposure.data.copy()
+    psf_b = b.psf.psf_map.data.copy()
+    stacked = make_empty("stacked-inplace")
+    counts_array = stacked.counts.data
+    stacked.stack(a)
+    stacked.stack(b)
+    # the stacked maps were updated in place, the stacked dataset's arrays stay its own
+    assert stacked.counts.data is counts_array
+    for m in (a, b):
+        for key in ("counts", "background", "exposure"):
+            assert not np.shares_memory(getattr(stacked, key).data, getattr(m, key).data)
+    np.testing.assert_array_equal(b.counts.data, counts_b)
+    np.testing.assert_array_equal(b.npred_background().data, bkg_b)
+    np.testing.assert_array_equal(b.exposure.data, exposure_b)
+    np.testing.assert_array_equal(b.psf.psf_map.data, psf_b)
+    mask_a = a.mask_safe.data
+    mask_b = b.mask_safe.data
+    expected = a.counts.data * mask_a + b.counts.data * mask_b
+    np.testing.assert_allclose(stacked.counts.data, expected)
+
+
+@pytest.mark.parametrize("mode", ["trim", "partial"])
+@pytest.mark.parametrize("lonlat", [(0.3, -0.4), (1.4, 1.2)])
+def test_dataset_cutout_equals_map_cutouts(runs, mode, lonlat):
+    from astropy.coordinates import SkyCoord
+
+    a, _ = runs
+    position = SkyCoord(*lonlat, unit="deg", frame="galactic").icrs  # converted once
+    cut = a.cutout(position, width=2.0 * u.deg, mode=mode, name="cut")
+    for key in ("counts", "background", "exposure", "mask_safe"):
+        expected = getattr(a, key).cutout(position, width=2.0 * u.deg, mode=mode)
+        got = getattr(cut, key)
+        assert got.geom == expected.geom
+        np.testing.assert_array_equal(got.data, expected.data)
+        assert not np.shares_memory(got.data, getattr(a, key).data)
+    psf = a.psf.cutout(position, width=2.0 * u.deg, mode=mode)
+    np.testing.assert_array_equal(cut.psf.psf_map.data, psf.psf_map.data)
+    np.testing.assert_array_equal(cut.psf.exposure_map.data, psf.exposure_map.data)
+    assert cut.psf.psf_map.geom == psf.psf_map.geom
+    # IRF cutouts keep min_npix = 3 pixels per side (trimmed to the 2x2 IRF grid)
+    assert cut.psf.psf_map.data.shape[-2:] == ((3, 3) if mode == "partial" else (2, 2))
+    if mode == "partial":
+        assert cut.counts.data.shape[-2:] == (4, 4)
+
+
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_add_masked_inplace_finite_fast_path(with_mask):
+    rng = np.random.default_rng(7)
+    target = rng.uniform(0, 5, size=(3, 5, 7)).astype(np.float32)
+    other = rng.uniform(0, 5, size=(3, 5, 7))
+    mask = (rng.uniform(size=(5, 7)) > 0.5) if with_mask else None
+    expected = stacking.stack_masked_sum(target, None, other, mask).astype(np.float32)
+    work = target.copy()
+    stacking.add_masked_inplace(work, other, mask)
+    np.testing.assert_array_equal(work, expected)
+    # a huge but finite sum (float64 overflow of the quick test) is still handled
+    big = np.full((4,), 1e308)
+    out = np.zeros(4)
+    stacking.add_masked_inplace(out, big)
+    np.testing.assert_array_equal(out, big)

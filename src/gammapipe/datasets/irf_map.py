@@ -27,6 +27,23 @@ from . import stacking
 __all__ = ["IRFMap"]
 
 
+def _writable_float(m) -> np.ndarray:
+    """Data of map ``m`` as a writable float array that the map holds (converted once if
+    the data are integer, read-only or not an own ndarray)."""
+    data = m.data
+    if not (isinstance(data, np.ndarray) and data.dtype.kind == "f" and data.flags.writeable
+            and data.base is None):
+        m.data = np.array(data, dtype=np.result_type(data.dtype, np.float32))
+    return m.data
+
+
+def _data_in_unit(m, unit) -> np.ndarray:
+    """Data of map ``m`` in ``unit`` (no copy when the unit is already ``unit``)."""
+    if m.unit == unit:
+        return m.data
+    return m.quantity.to_value(unit)
+
+
 class IRFMap:
     """Base class of `PSFMap`, `EDispKernelMap` and `EDispMap`.
 
@@ -193,12 +210,18 @@ class IRFMap:
         map (one spatial bin) is returned unchanged (copied)."""
         if not self._is_wcs:
             return self.copy()
-        irf_map = self._irf_map.cutout(position=position, width=width, mode=mode,
-                                       min_npix=min_npix)
+        geom = self._irf_map.geom
+        cut, parent, child = geom._cutout_info(position, width, mode=mode, min_npix=min_npix)
+        irf_map = self._irf_map._cutout_with_slices(cut, parent, child)
         exposure_map = None
         if self.exposure_map is not None:
-            exposure_map = self.exposure_map.cutout(position=position, width=width, mode=mode,
-                                                    min_npix=min_npix)
+            exp_geom = self.exposure_map.geom
+            if geom._same_image(exp_geom):  # the usual case: one cutout for both maps
+                exp_cut = cut._with_same_image(cut, exp_geom.axes)
+                exposure_map = self.exposure_map._cutout_with_slices(exp_cut, parent, child)
+            else:
+                exposure_map = self.exposure_map.cutout(position=position, width=width,
+                                                        mode=mode, min_npix=min_npix)
         return self._new(irf_map, exposure_map)
 
     def slice_by_idx(self, slices: dict):
@@ -274,18 +297,18 @@ class IRFMap:
             w = np.asarray(getattr(weights, "data", weights))
             w = np.broadcast_to(w, other._irf_map.data.shape)
         irf_axis = self._np_irf_axis()
-        irf, exposure = stacking.stack_irf_arrays(
-            irf=self._irf_map.data[(Ellipsis,) + parent],
-            exposure=self.exposure_map.data[(Ellipsis,) + parent],
-            irf_other=other._irf_map.quantity.to_value(self._irf_map.unit)[(Ellipsis,) + child],
-            exposure_other=other.exposure_map.quantity.to_value(self.exposure_map.unit)[
-                (Ellipsis,) + child],
-            weights=None if w is None else w[(Ellipsis,) + child],
+        sel_self, sel_other = (Ellipsis,) + tuple(parent), (Ellipsis,) + tuple(child)
+        irf_data = _writable_float(self._irf_map)
+        exp_data = _writable_float(self.exposure_map)
+        stacking.stack_irf_inplace(
+            irf=irf_data[sel_self],
+            exposure=exp_data[sel_self],
+            irf_other=_data_in_unit(other._irf_map, self._irf_map.unit)[sel_other],
+            exposure_other=_data_in_unit(other.exposure_map, self.exposure_map.unit)[sel_other],
+            weights=None if w is None else w[sel_other],
             irf_axis=irf_axis,
             nan_to_num=nan_to_num,
         )
-        self._irf_map.data[(Ellipsis,) + parent] = irf
-        self.exposure_map.data[(Ellipsis,) + parent] = exposure
 
     def _np_irf_axis(self) -> int:
         names = list(self.geom.axes.names)

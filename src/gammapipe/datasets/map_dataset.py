@@ -337,12 +337,22 @@ class MapDataset(Dataset):
         model = self.background_model
         if model is None:
             return self.background.copy()
+        return self.background.copy(data=self._npred_background_data().copy())
+
+    def _npred_background_data(self) -> np.ndarray:
+        """Data of `npred_background` without a copy (cached, read-only: do not modify)."""
+        if self.background is None:
+            return np.zeros(self._geom.data_shape)
+        model = self.background_model
+        if model is None:
+            return self.background.data
         key = tuple(float(p.value) for p in model.parameters)
         if self._background_cache is None or self._background_cache[0] != key:
             values = np.asarray(model.evaluate_geom(self.background.geom), dtype=float)
             data = np.asarray(self.background.data, dtype=float) * values
+            data.setflags(write=False)
             self._background_cache = (key, data)
-        return self.background.copy(data=self._background_cache[1].copy())
+        return self._background_cache[1]
 
     def _evaluator_module(self):
         try:

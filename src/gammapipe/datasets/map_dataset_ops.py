@@ -103,7 +103,8 @@ def mask_on_grid(mask_data: np.ndarray, mask_geom, grid_geom, method: str = "nea
     return out
 
 
-def _check_stackable(ds, other) -> None:
+def _check_stackable(ds, other) -> tuple:
+    """Raise unless ``other`` can be stacked onto ``ds``; return the overlap slices."""
     if not isinstance(other, type(ds)):
         raise GeometryError(
             f"stack: cannot stack a {type(other).__name__} onto a {type(ds).__name__}"
@@ -121,7 +122,7 @@ def _check_stackable(ds, other) -> None:
     try:
         from gammapipe.maps._wcs_ops import overlap_slices
 
-        overlap_slices(ds._geom, other._geom)
+        return overlap_slices(ds._geom, other._geom)
     except GeometryError as exc:
         raise GeometryError(
             f"stack: dataset {other.name!r} is not on the pixel grid of {ds.name!r}: {exc}"
@@ -135,23 +136,51 @@ def _image_any(mask) -> np.ndarray | None:
     return data.reshape((-1,) + data.shape[-2:]).any(axis=0)
 
 
-def _stack_map(target, data_self_masked, other_data, other_mask, parent, child, nan_to_num):
-    """Write ``data_self_masked`` + masked ``other_data`` (overlap) into ``target.data``."""
-    new = np.array(data_self_masked, dtype=float)
-    region = (Ellipsis,) + parent
-    sub = (Ellipsis,) + child
-    mo = None if other_mask is None else other_mask[sub]
-    new[region] = stacking.stack_masked_sum(new[region], None, other_data[sub], mo,
-                                            nan_to_num=nan_to_num)
-    target.data = new.astype(target.data.dtype, copy=False)
+def _stack_map(target, mask_self, other_data, other_mask, parent, child, nan_to_num,
+               data_self=None):
+    """``target.data = data_self * mask_self``, plus ``other_data * other_mask`` on the
+    overlap, in place: no full-size temporary.
+
+    ``data_self`` (default: ``target.data``) replaces the data of ``target`` first (e.g.
+    the background with its model applied). The data of ``target`` are updated in place
+    when they are a writable float array owned by the map (they are converted once
+    otherwise).
+    """
+    data = target.data if data_self is None else data_self
+    dtype = target.data.dtype
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    owned = (data is target.data and isinstance(data, np.ndarray) and data.dtype == dtype
+             and data.flags.writeable and data.base is None)
+    if not owned:
+        data = np.array(data, dtype=dtype)
+    if mask_self is not None:
+        np.multiply(data, mask_self, out=data, casting="unsafe")
+    mo = None if other_mask is None else other_mask[(Ellipsis,) + child]
+    stacking.add_masked_inplace(data[(Ellipsis,) + parent], other_data[(Ellipsis,) + child],
+                                mo, nan_to_num=nan_to_num)
+    if data is not target.data:
+        target.data = data
+
+
+def _same_image(geom, other) -> bool:
+    """Whether two geometries share the image grid (WCS geometries only)."""
+    same = getattr(geom, "_same_image", None)
+    return bool(same is not None and same(other))
+
+
+def _data_in_unit(m, unit) -> np.ndarray:
+    """Data of map ``m`` in ``unit`` (no copy when already in ``unit``)."""
+    if m.unit == unit:
+        return m.data
+    return m.quantity.to_value(unit)
 
 
 def stack_datasets(ds, other, nan_to_num=True) -> None:
     """Stack ``other`` into ``ds`` in place (see `gammapipe.datasets.stacking`)."""
     from gammapipe.maps._wcs_ops import overlap_slices
 
-    _check_stackable(ds, other)
-    parent, child = overlap_slices(ds._geom, other._geom)
+    parent, child = _check_stackable(ds, other)
     if parent[0].stop == parent[0].start or parent[1].stop == parent[1].start:
         warnings.warn(
             f"stack: dataset {other.name!r} does not overlap {ds.name!r}; nothing stacked",
@@ -163,25 +192,27 @@ def stack_datasets(ds, other, nan_to_num=True) -> None:
     img_self, img_other = _image_any(ds.mask_safe), _image_any(other.mask_safe)
 
     if ds.counts is not None and other.counts is not None:
-        data = ds.counts.data if mask_self is None else ds.counts.data * mask_self
-        _stack_map(ds.counts, data, np.asarray(other.counts.data, float), mask_other,
-                   parent, child, nan_to_num)
+        _stack_map(ds.counts, mask_self, _data_in_unit(other.counts, ds.counts.unit),
+                   mask_other, parent, child, nan_to_num)
 
     if ds.background is not None and other.background is not None:
-        bkg = np.asarray(ds.npred_background().data, float)
-        if mask_self is not None:
-            bkg = bkg * mask_self
-        _stack_map(ds.background, bkg, np.asarray(other.npred_background().data, float),
-                   mask_other, parent, child, nan_to_num)
+        own = None
+        if ds.background_model is not None:
+            own = ds._npred_background_data()
+        _stack_map(ds.background, mask_self, other._npred_background_data(), mask_other,
+                   parent, child, nan_to_num, data_self=own)
         if ds.background_model is not None:
             # the norm of this dataset's own model is now folded into the background map
             ds.background_model.reset_to_default()
 
     if ds.exposure is not None and other.exposure is not None:
-        eparent, echild = overlap_slices(ds.exposure.geom, other.exposure.geom)
-        data = ds.exposure.data if img_self is None else ds.exposure.data * img_self
-        other_exp = other.exposure.quantity.to_value(ds.exposure.unit)
-        _stack_map(ds.exposure, data, other_exp, img_other, eparent, echild, nan_to_num)
+        if _same_image(ds.exposure.geom, ds._geom) and _same_image(other.exposure.geom,
+                                                                   other._geom):
+            eparent, echild = parent, child
+        else:
+            eparent, echild = overlap_slices(ds.exposure.geom, other.exposure.geom)
+        _stack_map(ds.exposure, img_self, _data_in_unit(other.exposure, ds.exposure.unit),
+                   img_other, eparent, echild, nan_to_num)
         live_other = other.exposure.meta.get("livetime")
         if live_other is not None and (img_other is None or img_other.any()):
             live_other = u.Quantity(live_other)
@@ -256,16 +287,37 @@ def _kwargs_common(ds, name):
 
 
 def cutout(ds, position, width, mode="trim", name=None):
-    """Cut out all maps of ``ds`` around ``position`` (see `MapDataset.cutout`)."""
+    """Cut out all maps of ``ds`` around ``position`` (see `MapDataset.cutout`).
+
+    The position is converted to the frame of the counts geometry once, the cutout
+    geometry and its pixel slices are computed once for all the maps on the counts image
+    grid (counts, exposure, background, masks), and the data are sliced directly.
+    """
+    from gammapipe.maps._wcs_utils import skydir_to_lonlat
+
     kwargs = _kwargs_common(ds, name)
+    geom = ds._geom
+    info = None
+    if getattr(geom, "_cutout_info", None) is not None:
+        lonlat = skydir_to_lonlat(position, geom.frame)
+        info = geom._cutout_info(lonlat, width, mode=mode)
     for key in ("counts", "exposure", "background", "mask_safe", "mask_fit"):
         m = getattr(ds, key)
-        if m is not None:
+        if m is None:
+            continue
+        if info is not None and _same_image(geom, m.geom):
+            cut, parent, child = info
+            cut = cut._with_same_image(cut, m.geom.axes)
+            kwargs[key] = m._cutout_with_slices(cut, parent, child)
+        else:
             kwargs[key] = m.cutout(position=position, width=width, mode=mode)
     for key in ("psf", "edisp"):
         irf = getattr(ds, key)
         if irf is not None:
-            kwargs[key] = irf.cutout(position=position, width=width, mode=mode)
+            pos = position
+            if info is not None and getattr(irf.geom, "frame", None) == geom.frame:
+                pos = lonlat
+            kwargs[key] = irf.cutout(position=pos, width=width, mode=mode)
     return ds.__class__(**kwargs)
 
 

@@ -19,7 +19,10 @@ two conventions reproduce the reference tool pixel by pixel (they differ only wh
 coarse centre falls on a boundary between fine pixels, e.g. 0.2 deg over 0.02 deg bins).
 * GTI: union; meta tables: concatenated.
 
-All functions work on plain float64 / bool arrays (already cut to the overlap).
+All functions work on plain float64 / bool arrays (already cut to the overlap). The
+``*_inplace`` variants update the (overlap view of the) stacked arrays without full-size
+temporaries; they compute in float64 and round once to the target dtype, so that they give
+the same numbers as the functions returning new arrays.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ __all__ = [
     "stack_exposure",
     "stack_irf_arrays",
     "mask_union",
+    "add_masked_inplace",
+    "stack_irf_inplace",
 ]
 
 
@@ -111,6 +116,91 @@ def stack_irf_arrays(irf: np.ndarray, exposure: np.ndarray, irf_other: np.ndarra
     num = irf * exposure + irf_other * exposure_other * w_irf
     exposure_new = exposure + exposure_other * w_exp
     return safe_divide(num, exposure_new), exposure_new
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    """Whether all values are finite: one summation pass, no temporary (a NaN or inf
+    propagates to the sum; a sum overflowing to inf falls back to the exact test)."""
+    if values.dtype.kind not in "fc":
+        return True
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = np.sum(values, dtype=np.float64)
+    return bool(np.isfinite(total)) or bool(np.isfinite(values).all())
+
+
+def _zero_non_finite(values: np.ndarray) -> None:
+    """Set NaN / inf entries of a float array (or writable view) to 0 in place."""
+    if _all_finite(values):
+        return
+    values[~np.isfinite(values)] = 0.0
+
+
+def add_masked_inplace(target: np.ndarray, other: np.ndarray, mask: np.ndarray | None = None,
+                       nan_to_num: bool = True) -> None:
+    """``target += other * mask`` in place (``target`` is typically an overlap view).
+
+    With ``nan_to_num`` the non-finite values of ``target`` and ``other`` count as 0
+    (as `stack_masked_sum`); the addition is skipped where ``mask`` is False instead of
+    multiplying, so no temporary of the size of ``other`` is made.
+
+    Parameters
+    ----------
+    target : float array
+        Writable array (or view) updated in place.
+    other : array
+        Values to add, same shape as ``target``.
+    mask : bool array, optional
+        Broadcastable to ``other``.
+    nan_to_num : bool
+        Treat NaN / inf as 0.
+    """
+    other = np.asarray(other)
+    if not nan_to_num:
+        np.add(target, other if mask is None else other * mask, out=target,
+               casting="same_kind")
+        return
+    _zero_non_finite(target)
+    if _all_finite(other):
+        if mask is None:
+            np.add(target, other, out=target, casting="same_kind")
+            return
+        where = np.asarray(mask, dtype=bool)
+    else:
+        where = np.isfinite(other)
+        if mask is not None:
+            where &= np.asarray(mask, dtype=bool)
+    np.add(target, other, out=target, where=where, casting="same_kind")
+
+
+def stack_irf_inplace(irf: np.ndarray, exposure: np.ndarray, irf_other: np.ndarray,
+                      exposure_other: np.ndarray, weights: np.ndarray | None, irf_axis: int,
+                      nan_to_num: bool = True) -> None:
+    """In-place version of `stack_irf_arrays`: ``irf`` and ``exposure`` (writable views of
+    the overlap) receive the stacked IRF and exposure. Same rule and same numbers."""
+    num = np.array(irf, dtype=np.float64)
+    _zero_non_finite(num)
+    exp_self = np.array(exposure, dtype=np.float64)
+    _zero_non_finite(exp_self)
+    num *= exp_self
+    term = np.multiply(irf_other, exposure_other, dtype=np.float64)
+    exp_other = np.array(exposure_other, dtype=np.float64)
+    if nan_to_num:
+        _zero_non_finite(exp_other)
+        if not (_all_finite(np.asarray(irf_other)) and _all_finite(np.asarray(exposure_other))):
+            # 0 where either factor is not finite, as when both were cleaned first
+            finite = np.isfinite(irf_other) & np.isfinite(exposure_other)
+            term[~finite] = 0.0
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        term *= w
+        exp_other = exp_other * np.any(w > 0, axis=irf_axis, keepdims=True)
+    num += term
+    exp_self += exp_other
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(num, exp_self, out=num)
+    num[~(np.isfinite(num) & (exp_self != 0))] = 0.0
+    irf[...] = num
+    exposure[...] = exp_self
 
 
 def mask_union(mask: np.ndarray | None, mask_other: np.ndarray | None) -> np.ndarray | None:

@@ -178,12 +178,41 @@ class MapAxis(AxisPlotMixin):
     def _coord_value(self, coord) -> np.ndarray:
         return _values_in_unit(coord, self._unit, "coord").astype(float, copy=False)
 
+    @property
+    def _exact_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted coordinate values with an exactly known pixel (nodes, centres, edges)."""
+
+        def build():
+            nodes_pix = np.arange(self._nodes.size, dtype=float) + self._pix_offset
+            values = np.concatenate([self._nodes, self._center_value, self._edges_value])
+            pix = np.concatenate(
+                [nodes_pix, np.arange(self._nbin, dtype=float),
+                 np.arange(self._nbin + 1, dtype=float) - 0.5]
+            )
+            order = np.argsort(values, kind="stable")
+            return values[order], pix[order]
+
+        return self._cached("exact_grid", build)
+
     def coord_to_pix(self, coord) -> np.ndarray:
-        """Coordinate (Quantity or value in the axis unit) to float pixel coordinate."""
-        values = scale_forward(self._coord_value(coord), self._interp)
+        """Coordinate (Quantity or value in the axis unit) to float pixel coordinate.
+
+        The nodes, bin centres and bin edges of the axis map exactly to their integer
+        (centres) or half-integer (edges) pixel: the round trip through the log / sqrt
+        scale would otherwise be off by a few ulps (e.g. ``-5.6e-17`` for the first
+        centre of a log axis, which an in-bounds check ``pix >= 0`` rejects).
+        """
+        raw = self._coord_value(coord)
+        values = scale_forward(raw, self._interp)
         xp = scale_forward(self._nodes, self._interp)
         fp = np.arange(self._nodes.size, dtype=float)
-        return interp_extrapolate(values, xp, fp) + self._pix_offset
+        pix = interp_extrapolate(values, xp, fp) + self._pix_offset
+        grid_values, grid_pix = self._exact_grid
+        idx = np.clip(np.searchsorted(grid_values, raw), 0, grid_values.size - 1)
+        exact = grid_values[idx] == raw
+        if np.ndim(pix) == 0:
+            return grid_pix[idx] if exact else pix
+        return np.where(exact, grid_pix[idx], pix)
 
     def coord_to_idx(self, coord, clip: bool = False) -> np.ndarray:
         """Coordinate to bin index; -1 outside the axis unless ``clip``.

@@ -82,14 +82,20 @@ def _prepare(data: np.ndarray, pix: Sequence) -> tuple[np.ndarray, list[np.ndarr
     return data, [a.ravel() for a in arrays], shape
 
 
+# tolerance of the in-bounds test, in pixels: a coordinate computed independently of the
+# axis nodes (e.g. ``np.geomspace`` of the same bounds) may land a few ulps outside the grid
+_PIX_TOL = 1e-9
+
+
 def _outside(pix: list[np.ndarray], shape: tuple[int, ...], margin: float) -> np.ndarray:
     """Boolean mask of points outside ``[-margin, n - 1 + margin]`` on any dimension.
 
-    A dimension of length one accepts points within half a pixel of its centre.
+    The bounds are widened by ``_PIX_TOL`` (1e-9 pixel) against float round-off. A
+    dimension of length one accepts points within half a pixel of its centre.
     """
     bad = np.zeros(pix[0].shape, dtype=bool)
     for p, n in zip(pix, shape, strict=True):
-        m = 0.5 if n == 1 else margin
+        m = (0.5 if n == 1 else margin) + _PIX_TOL
         bad |= ~((p >= -m) & (p <= n - 1 + m))
     return bad
 

@@ -61,6 +61,20 @@ def _nxy(geom) -> tuple[int, int]:
     return int(geom.data_shape[-1]), int(geom.data_shape[-2])
 
 
+def _same_but_crpix(a, b) -> bool:
+    """Whether two Wcsprm differ at most in their reference pixel."""
+    return (list(a.ctype) == list(b.ctype)
+            and np.array_equal(a.crval, b.crval)
+            and np.array_equal(a.get_cdelt(), b.get_cdelt())
+            and np.array_equal(a.get_pc(), b.get_pc())
+            and _same_float(a.lonpole, b.lonpole) and _same_float(a.latpole, b.latpole)
+            and str(a.radesys) == str(b.radesys))
+
+
+def _same_float(x: float, y: float) -> bool:
+    return x == y or (x != x and y != y)  # equal, or both NaN
+
+
 def overlap_slices(parent, child) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
     """(parent, child) ``(y, x)`` slices of the overlap of two pixel-aligned WCS geometries."""
     cp = np.abs(parent.wcs.wcs.get_cdelt())
@@ -70,11 +84,15 @@ def overlap_slices(parent, child) -> tuple[tuple[slice, slice], tuple[slice, sli
             "geometries do not share the pixel grid (different pixel size or frame): "
             f"{cp} {parent.frame} vs {cc} {child.frame}"
         )
-    lon, lat = _pix2world(child.wcs, np.array([0.0]), np.array([0.0]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        x, y = parent.wcs.wcs_world2pix(lon, lat, 0)
-    ox, oy = float(x[0]), float(y[0])
+    if _same_but_crpix(parent.wcs.wcs, child.wcs.wcs):
+        # same projection, reference and pixel size: pixels differ by the crpix offset
+        ox, oy = (float(v) for v in np.subtract(parent.wcs.wcs.crpix, child.wcs.wcs.crpix))
+    else:
+        lon, lat = _pix2world(child.wcs, np.array([0.0]), np.array([0.0]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x, y = parent.wcs.wcs_world2pix(lon, lat, 0)
+        ox, oy = float(x[0]), float(y[0])
     ix, iy = int(np.round(ox)), int(np.round(oy))
     if abs(ox - ix) > 1e-3 or abs(oy - iy) > 1e-3:
         raise GeometryError(

@@ -6,7 +6,7 @@ import warnings
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
+from astropy.coordinates import SkyCoord, SphericalRepresentation, UnitSphericalRepresentation
 from astropy.wcs import WCS, FITSFixedWarning
 
 from ..utils.errors import GeometryError
@@ -59,6 +59,11 @@ def skydir_to_lonlat(skydir, frame: str) -> tuple[float, float]:
     if skydir is None:
         return 0.0, 0.0
     if isinstance(skydir, SkyCoord):
+        if frame in FRAMES and skydir.frame.name == frame and skydir.isscalar:
+            # already in the requested frame (the common case): skip transform_to
+            rep = skydir.frame.data
+            if isinstance(rep, UnitSphericalRepresentation | SphericalRepresentation):
+                return float(rep.lon.to_value(u.deg)) % 360.0, float(rep.lat.to_value(u.deg))
         sph = skydir.transform_to(frame).spherical
         return float(sph.lon.deg), float(sph.lat.deg)
     values = parse_pair_deg(skydir, "skydir")

@@ -305,11 +305,12 @@ class Map(ArithmeticMixin, abc.ABC):
         return tuple(out)
 
     def get_by_idx(self, idx) -> np.ndarray:
-        """Values at pixel indices (geometry order). Out-of-range indices raise."""
+        """Values at pixel indices (geometry order, at least 1-d). Out-of-range indices
+        raise."""
         idx, valid = self._valid_idx(idx)
         if not np.all(valid):
             raise GeometryError("get_by_idx: index out of range of the map")
-        return self.data[idx[::-1]]
+        return np.atleast_1d(self.data[idx[::-1]])
 
     def _get_with_fill(self, idx, fill_value) -> np.ndarray:
         idx, valid = self._valid_idx(idx)
@@ -318,14 +319,16 @@ class Map(ArithmeticMixin, abc.ABC):
         if not np.all(valid):
             vals = vals.astype(np.result_type(vals.dtype, np.asarray(fill_value).dtype))
             vals[~valid] = fill_value
-        return vals[()] if vals.ndim == 0 else vals
+        return np.atleast_1d(vals)  # as the reference tool: scalar coordinates give (1,)
 
     def get_by_pix(self, pix, fill_value=np.nan) -> np.ndarray:
-        """Values at pixel coordinates (nearest pixel); ``fill_value`` outside."""
+        """Values at pixel coordinates (nearest pixel, at least 1-d); ``fill_value``
+        outside."""
         return self._get_with_fill(self._pix_to_idx(pix), fill_value)
 
     def get_by_coord(self, coords, fill_value=np.nan) -> np.ndarray:
-        """Values at map coordinates (nearest pixel); ``fill_value`` outside."""
+        """Values at map coordinates (nearest pixel, at least 1-d: a scalar coordinate
+        gives shape ``(1,)``); ``fill_value`` outside."""
         return self.get_by_pix(self.geom.coord_to_pix(coords), fill_value=fill_value)
 
     def interp_by_pix(self, pix, method="linear", fill_value=None, values_scale="lin"):

@@ -199,8 +199,13 @@ class Geom(abc.ABC):
 
     # ------------------------------------------------------------------ axes manipulation
     def to_image(self) -> Geom:
-        """Geometry without non-spatial axes."""
-        return self._init_copy(axes=None)
+        """Geometry without non-spatial axes (cached: geometries are immutable)."""
+        cache = getattr(self, "_cache", None)
+        if cache is None:
+            return self._init_copy(axes=None)
+        if "to_image" not in cache:
+            cache["to_image"] = self._init_copy(axes=None)
+        return cache["to_image"]
 
     def to_cube(self, axes) -> Geom:
         """Geometry with ``axes`` appended to the existing non-spatial axes."""

@@ -13,6 +13,7 @@ from astropy.io import fits
 from ..utils.errors import GeometryError
 from ._axes import MapAxes
 from ._sky import angular_separation, pixel_solid_angles
+from ._wcs_regions import WcsRegionsMixin
 from ._wcs_utils import (
     FRAMES,
     PROJECTIONS,
@@ -20,10 +21,8 @@ from ._wcs_utils import (
     frame_of_wcs,
     make_wcs,
     parse_pair_deg,
-    parse_regions,
     projection_of_wcs,
     round_up_to_odd,
-    sky_region_to_pixel,
     skydir_to_lonlat,
 )
 from .coord import MapCoord
@@ -48,9 +47,9 @@ def _world_to_pix(wcs, lon, lat):
 def _compressed(*arrays):
     """Views of ``arrays`` without the dimensions along which all of them are broadcast
     (stride 0), so that a function can be evaluated once per distinct value."""
-    arrays = [np.asarray(a) for a in arrays]
+    arrays = [np.asanyarray(a) for a in arrays]  # keep Quantity units
     shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    full = [np.broadcast_to(a, shape) for a in arrays]
+    full = [np.broadcast_to(a, shape, subok=True) for a in arrays]
     sel = tuple(
         slice(0, 1) if n > 1 and all(a.strides[i] == 0 for a in full) else slice(None)
         for i, n in enumerate(shape)
@@ -66,7 +65,7 @@ def _pix_to_world(wcs, x, y):
     return np.asarray(lon).reshape(x.shape), np.asarray(lat).reshape(x.shape)
 
 
-class WcsGeom(Geom):
+class WcsGeom(WcsRegionsMixin, Geom):
     """Regular WCS geometry: an ``nx x ny`` image grid times non-spatial axes.
 
     Parameters
@@ -79,6 +78,14 @@ class WcsGeom(Geom):
         Replace the pixel size / reference pixel of ``wcs``.
     axes : list of axes, optional
         Non-spatial axes.
+
+    Notes
+    -----
+    A geometry is immutable: what depends only on it (pixel coordinates, solid angles,
+    `to_image`, the world -> pixel transformation) is computed once and cached. The
+    image-level cache and the WCS object are shared by the geometries that differ only
+    in their non-spatial axes (`to_image`, `to_cube`, `squash`, ...): never modify
+    ``geom.wcs`` in place (build a new geometry instead).
     """
 
     def __init__(self, wcs, npix, cdelt=None, crpix=None, axes=None):
@@ -105,6 +112,18 @@ class WcsGeom(Geom):
         self._npix = (nx, ny)
         self._axes = MapAxes.from_default(axes, n_spatial_axes=2)
         self._cache: dict = {}
+        self._spatial: dict = {}
+
+    @classmethod
+    def _with_same_image(cls, geom: WcsGeom, axes) -> WcsGeom:
+        """Geometry of the same image (shared WCS and image cache) with other axes."""
+        new = cls.__new__(cls)
+        new._wcs = geom._wcs
+        new._npix = geom._npix
+        new._axes = MapAxes.from_default(axes, n_spatial_axes=2)
+        new._cache = {}
+        new._spatial = geom._spatial
+        return new
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -203,17 +222,52 @@ class WcsGeom(Geom):
         return geom.cutout(position=skydir, width=width, mode="partial")
 
     def _init_copy(self, **kwargs) -> WcsGeom:
+        same_image = (kwargs.get("wcs", self._wcs) is self._wcs
+                      and tuple(kwargs.get("npix", self._npix)) == self._npix)
+        if same_image and set(kwargs) <= {"wcs", "npix", "axes"}:
+            return self._with_same_image(self, kwargs.get("axes", self._axes))
         params = {"wcs": self._wcs, "npix": self._npix, "axes": self._axes}
         params.update(kwargs)
         return WcsGeom(**params)
 
     def __deepcopy__(self, memo):
-        return self._init_copy(axes=_copy.deepcopy(list(self._axes), memo))
+        return WcsGeom(self._wcs, self._npix, axes=_copy.deepcopy(list(self._axes), memo))
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_cache"] = {}
+        state["_spatial"] = {}
         return state
+
+    def __setstate__(self, state):
+        state.setdefault("_spatial", {})
+        self.__dict__.update(state)
+
+    def to_image(self) -> WcsGeom:
+        """Geometry without non-spatial axes (cached; shares the image cache)."""
+        if not len(self._axes):
+            return self
+        if "to_image" not in self._cache:
+            self._cache["to_image"] = self._with_same_image(self, None)
+        return self._cache["to_image"]
+
+    def _world_to_pix(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """0-based pixel coordinates of lon / lat (deg, geometry frame); the transformation
+        set-up (projection, Euler angles, inverse matrix) is cached."""
+        func = self._spatial.get("world_to_pix")
+        if func is None:
+            try:
+                from ._fast_wcs import make_world_to_pix
+
+                func = make_world_to_pix(self._wcs)
+            except ImportError:  # pragma: no cover - fall back to wcslib
+                wcs = self._wcs
+
+                def func(lon, lat):
+                    return _world_to_pix(wcs, lon, lat)
+
+            self._spatial["world_to_pix"] = func
+        return func(lon, lat)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -295,7 +349,7 @@ class WcsGeom(Geom):
         """Cached lon/lat of the pixel centres ("center") or corners ("edges")."""
         frame = frame or self.frame
         key = ("lonlat", mode, frame)
-        if key not in self._cache:
+        if key not in self._spatial:
             nx, ny = self._npix
             if mode == "center":
                 x, y = np.arange(nx, dtype=float), np.arange(ny, dtype=float)
@@ -308,8 +362,8 @@ class WcsGeom(Geom):
             lon, lat = np.asarray(lon, float), np.asarray(lat, float)
             lon.setflags(write=False)
             lat.setflags(write=False)
-            self._cache[key] = (lon, lat)
-        return self._cache[key]
+            self._spatial[key] = (lon, lat)
+        return self._spatial[key]
 
     def get_coord(self, mode="center", frame=None, sparse=False, axis_name=None) -> MapCoord:
         """Coordinates of all pixels.
@@ -350,7 +404,7 @@ class WcsGeom(Geom):
         """Coordinates to float pixel coordinates ``(x, y, *axes)`` (vectorised)."""
         coords = self._to_map_coord(coords)
         (lon, lat), shape = _compressed(coords.lon, coords.lat)
-        x, y = _world_to_pix(self._wcs, lon, lat)
+        x, y = self._world_to_pix(lon, lat)
         values = self._axis_coords(coords)
         rest = []
         for ax, value in zip(self._axes, values, strict=True):
@@ -392,13 +446,14 @@ class WcsGeom(Geom):
         Pixels are spherical quadrilaterals with great-circle sides between their
         projected corners; pixels with corners outside the projection are NaN.
         """
-        if "solid_angle" not in self._cache:
+        if "solid_angle" not in self._spatial:
             lon, lat = self._image_lonlat("edges", None)
             with np.errstate(invalid="ignore"):
                 values = pixel_solid_angles(lon, lat)
             values.setflags(write=False)
-            self._cache["solid_angle"] = values
-        return u.Quantity(self._cache["solid_angle"], "sr", copy=False)
+            # one read-only Quantity shared by all callers
+            self._spatial["solid_angle"] = u.Quantity(values, "sr", copy=False)
+        return self._spatial["solid_angle"]
 
     # ------------------------------------------------------------------ spatial resampling
     def _with_spatial(self, npix, cdelt, crpix, axes=None) -> WcsGeom:
@@ -497,15 +552,20 @@ class WcsGeom(Geom):
         min_npix : int
             Minimal number of pixels per side.
         """
+        return self._cutout_info(position, width, mode, odd_npix, min_npix)[0]
+
+    def _cutout_info(self, position, width, mode="trim", odd_npix=False, min_npix=1):
+        """`cutout` geometry with the ``(y, x)`` slices of the overlap in this geometry
+        (parent) and in the cutout: ``(geom, parent_slices, cutout_slices)``."""
         from astropy.nddata.utils import overlap_slices
 
         width_deg = parse_pair_deg(width, "width")
-        npix = np.clip(width_deg / self.pixel_scales.deg, min_npix, None)
+        npix = np.clip(width_deg / np.abs(self._wcs.wcs.cdelt), min_npix, None)
         if odd_npix:
             npix = round_up_to_odd(npix)
         shape = (int(np.round(npix[1])), int(np.round(npix[0])))
         lon, lat = skydir_to_lonlat(position, self.frame)
-        x, y = _world_to_pix(self._wcs, np.array([lon]), np.array([lat]))
+        x, y = self._world_to_pix(np.array([lon]), np.array([lat]))
         pos_yx = (float(y[0]), float(x[0]))
         if not np.all(np.isfinite(pos_yx)):
             raise GeometryError(f"cutout: position {position} is outside the projection")
@@ -516,7 +576,21 @@ class WcsGeom(Geom):
             cut_shape = shape
         origin = np.array([large[1].start - small[1].start, large[0].start - small[0].start])
         crpix = self._wcs.wcs.crpix - origin
-        return WcsGeom(self._wcs, (cut_shape[1], cut_shape[0]), crpix=crpix, axes=self._axes)
+        geom = WcsGeom(self._wcs, (cut_shape[1], cut_shape[0]), crpix=crpix, axes=self._axes)
+        return geom, tuple(large), tuple(small)
+
+    def _same_image(self, other) -> bool:
+        """Whether ``other`` is a `WcsGeom` with the same image grid (WCS and npix)."""
+        if not isinstance(other, WcsGeom):
+            return False
+        if other._spatial is self._spatial:
+            return True
+        if other._npix != self._npix:
+            return False
+        from ._wcs_ops import _same_but_crpix
+
+        a, b = self._wcs.wcs, other._wcs.wcs
+        return _same_but_crpix(a, b) and np.array_equal(a.crpix, b.crpix)
 
     def cutout_slices(self, geom: WcsGeom, mode: str = "partial") -> dict:
         """Slices relating this (cutout) geometry to its parent ``geom``.
@@ -542,59 +616,6 @@ class WcsGeom(Geom):
         if mode == "trim":
             cutout = [slice(0, s.stop - s.start) for s in parent]
         return {"parent-slices": tuple(parent), "cutout-slices": tuple(cutout)}
-
-    # ------------------------------------------------------------------ regions
-    def _image_region_mask(self, regions) -> np.ndarray:
-        from regions import PixCoord, PixelRegion
-
-        regions = parse_regions(regions)
-        ny, nx = self.data_shape_image
-        mask = np.zeros((ny, nx), dtype=bool)
-        for region in regions:
-            region = sky_region_to_pixel(region, self._wcs)
-            if not isinstance(region, PixelRegion):
-                raise TypeError(f"argument 'regions': unsupported {type(region).__name__}")
-            try:
-                bbox = region.bounding_box
-                ixmin, ixmax = max(bbox.ixmin, 0), min(bbox.ixmax, nx)
-                iymin, iymax = max(bbox.iymin, 0), min(bbox.iymax, ny)
-            except (AttributeError, NotImplementedError, ValueError, TypeError):
-                ixmin, ixmax, iymin, iymax = 0, nx, 0, ny
-            if ixmax <= ixmin or iymax <= iymin:
-                continue
-            xx, yy = np.meshgrid(np.arange(ixmin, ixmax), np.arange(iymin, iymax))
-            inside = np.asarray(region.contains(PixCoord(xx, yy)), dtype=bool)
-            mask[iymin:iymax, ixmin:ixmax] |= inside
-        return mask
-
-    def region_mask(self, regions, inside: bool = True):
-        """Boolean `WcsNDMap` (this geometry) of the pixel centres inside ``regions``.
-
-        Parameters
-        ----------
-        regions : region, list of regions, `~regions.Regions` or DS9 string
-            Sky or pixel regions (union).
-        inside : bool
-            True inside the regions (or outside with ``inside=False``).
-        """
-        from .wcs_map import WcsNDMap
-
-        mask = self._image_region_mask(regions)
-        if not inside:
-            mask = ~mask
-        data = np.broadcast_to(mask, self.data_shape).copy()
-        return WcsNDMap(geom=self, data=data, dtype=bool)
-
-    def region_weights(self, regions, oversampling_factor: int = 10):
-        """Fraction of each pixel inside ``regions`` (on ``oversampling_factor**2`` subpixels)."""
-        from .wcs_map import WcsNDMap
-
-        factor = int(oversampling_factor)
-        fine = self.to_image().upsample(factor)._image_region_mask(regions)
-        ny, nx = self.data_shape_image
-        weights = fine.reshape(ny, factor, nx, factor).mean(axis=(1, 3))
-        data = np.broadcast_to(weights, self.data_shape).astype("float32")
-        return WcsNDMap(geom=self, data=data, dtype="float32")
 
     # ------------------------------------------------------------------ comparison
     def is_aligned(self, other: WcsGeom, tolerance: float = 1e-6) -> bool:

@@ -224,10 +224,18 @@ class WcsNDMap(Map):
         kwargs = {"mode": mode, "odd_npix": odd_npix}
         if min_npix != 1:
             kwargs["min_npix"] = min_npix
-        geom = self.geom.cutout(position=position, width=width, **kwargs)
-        parent, child = _wcs_ops.overlap_slices(self.geom, geom)
-        data = np.zeros(geom.data_shape, dtype=self.data.dtype)
-        data[(Ellipsis,) + child] = self.data[(Ellipsis,) + parent]
+        geom, parent, child = self.geom._cutout_info(position, width, **kwargs)
+        return self._cutout_with_slices(geom, parent, child)
+
+    def _cutout_with_slices(self, geom, parent, child) -> WcsNDMap:
+        """Map on the cutout ``geom`` whose pixels ``child`` are the pixels ``parent`` of
+        this map (zeros elsewhere); the non-spatial axes of ``geom`` must be this map's."""
+        sub = self.data[(Ellipsis,) + tuple(parent)]
+        if sub.shape == tuple(geom.data_shape):
+            data = sub.copy()
+        else:
+            data = np.zeros(geom.data_shape, dtype=self.data.dtype)
+            data[(Ellipsis,) + tuple(child)] = sub
         return self._init_from(geom=geom, data=data, meta=dict(self.meta))
 
     def stack(self, other, weights=None, nan_to_num=True) -> None:
