@@ -334,7 +334,9 @@ def slice_by_idx(ds, slices, name=None):
         if m is not None:
             kwargs[key] = _slice_map(m, slices)
     if ds.background is not None:
-        kwargs["background"] = _slice_map(ds.npred_background(), slices)
+        # the raw background: the FoV background model travels with the models, so applying
+        # its norm here as well would count it twice once models are set again
+        kwargs["background"] = _slice_map(ds.background, slices)
     for key in ("psf", "edisp"):
         irf = getattr(ds, key)
         if irf is not None:
