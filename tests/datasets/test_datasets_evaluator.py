@@ -592,3 +592,17 @@ def test_slice_by_idx_keeps_raw_background(reference_dir):
     assert np.array_equal(sliced.background.data, dataset.background.data)
     sliced.models = dataset.models
     assert sliced.npred().data.sum() == pytest.approx(dataset.npred().data.sum(), rel=1e-9)
+
+
+def test_evaluated_dataset_pickles(reference_dir):
+    """Fitted datasets go to worker processes: evaluator state must survive pickling."""
+    import pickle
+
+    from gammapipe.datasets import MapDataset
+    from gammapipe.modeling.models import Models
+
+    dataset = MapDataset.read(reference_dir / "lowlevel_crab3d-stacked.fits.gz")
+    dataset.models = Models.read(reference_dir / "lowlevel_crab3d-models.yaml")
+    stat = dataset.stat_sum()
+    twin = pickle.loads(pickle.dumps(dataset))
+    assert twin.stat_sum() == pytest.approx(stat, rel=1e-12)

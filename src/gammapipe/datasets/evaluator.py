@@ -293,6 +293,13 @@ class MapEvaluator(IRFLookupMixin):
                                + CUTOUT_MARGIN).to_value("deg")
         return sep > self._limit_deg
 
+    def __getstate__(self) -> dict:
+        # the prepared projection (a closure) is derived state: rebuilt lazily after
+        # unpickling, so fitted datasets can be sent to worker processes
+        state = self.__dict__.copy()
+        state.pop("_world_to_pix", None)
+        return state
+
     @property
     def needs_update(self) -> bool:
         """Whether `update` must be called before evaluating."""
@@ -421,6 +428,7 @@ class MapEvaluator(IRFLookupMixin):
             pos = self._position_parameters()
             self._point = (wcs, spatial.frame, image.frame, np.degrees(pos[2]),
                            np.degrees(pos[3]))
+            self.__dict__.pop("_world_to_pix", None)
         self._prepared = True
 
     @property
@@ -460,11 +468,18 @@ class MapEvaluator(IRFLookupMixin):
         )
 
         wcs, frame, image_frame, f_lon, f_lat = self._point
+        world_to_pix = self.__dict__.get("_world_to_pix")
+        if world_to_pix is None or world_to_pix[0] is not wcs:
+            from gammapipe.maps._fast_wcs import make_world_to_pix
+
+            # the projection set-up is done once per cutout, not once per fit call
+            world_to_pix = self._world_to_pix = (wcs, make_world_to_pix(wcs))
+        world_to_pix = world_to_pix[1]
         pos = self._position_parameters()
         lon, lat = pos[0].value * f_lon, pos[1].value * f_lat
         if frame is not None and frame != image_frame:
             lon, lat = transform_lonlat(lon, lat, frame, image_frame)
-        x0, y0 = wcs.wcs_world2pix(np.atleast_1d(lon), np.atleast_1d(lat), 0)
+        x0, y0 = world_to_pix(np.atleast_1d(lon), np.atleast_1d(lat))
         return bilinear_point_weights(float(x0[0]), float(y0[0]), tuple(self.cutout_shape))
 
     def _image_geom(self):
