@@ -22,6 +22,7 @@ _EXPORTS = {
     "PSFKernel": "psf_map",
     "EDispKernelMap": "edisp_map",
     "EDispMap": "edisp_map",
+    "FluxPointsDataset": "flux_points",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
