@@ -370,3 +370,23 @@ def test_light_curve_points(tmp_path):
     back.models = model
     assert_allclose(back.mask_fit.data.ravel(), [True, False])
     assert back.stat_sum() == pytest.approx(ds.stat_sum(), rel=1e-12)
+
+
+def test_datasets_energy_ranges_with_flux_points(reference_dir):
+    """A FluxPointsDataset has no counts: Datasets reports the range of its energy bins."""
+    import astropy.units as u
+    from astropy.table import Table
+
+    from gammapipe.datasets import Datasets, FluxPointsDataset, SpectrumDatasetOnOff
+    from gammapipe.estimators import FluxPoints
+
+    spectrum = SpectrumDatasetOnOff.read(reference_dir / "makers_map-obs-23523.fits.gz")
+    unit = u.Unit("cm-2 s-1 TeV-1")
+    table = Table({"e_ref": [1.3, 2.4] * u.TeV, "e_min": [1, 1.8] * u.TeV,
+                   "e_max": [1.8, 3.2] * u.TeV, "dnde": [2e-11, 5e-12] * unit,
+                   "dnde_err": [1e-12, 5e-13] * unit}, meta={"SED_TYPE": "dnde"})
+    points = FluxPointsDataset(data=FluxPoints.from_table(table), name="fp")
+    energy_min, energy_max = Datasets([spectrum, points]).energy_ranges
+    # makers_map.json: the 1D spectrum spans 1-10 TeV (11 bins)
+    assert energy_min.to_value("TeV") == pytest.approx([1.0, 1.0])
+    assert energy_max.to_value("TeV") == pytest.approx([10.0, 3.2])

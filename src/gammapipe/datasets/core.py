@@ -167,6 +167,14 @@ def _table_from_rows(rows: list[dict]):
     return table
 
 
+def _energy_edges(dataset):
+    """Reco-energy edges of a binned dataset, None for datasets without counts."""
+    if getattr(dataset, "counts", None) is not None:
+        return dataset.counts.geom.axes["energy"].edges
+    geom = getattr(dataset, "_geom", None)
+    return None if geom is None else geom.axes["energy"].edges
+
+
 def _index_yaml(entries: list[dict]) -> str:
     """YAML text of a datasets index: ``datasets``, ``metadata`` (creator, UTC date,
     origin) and ``checksum``, the MD5 hex digest of the YAML text above it (the layout the
@@ -319,7 +327,8 @@ class Datasets(collections.abc.MutableSequence):
     @property
     def energy_axes_are_aligned(self) -> bool:
         """Whether the reco-energy axes of all datasets have the same edges."""
-        edges = [d.counts.geom.axes["energy"].edges for d in self._datasets]
+        edges = [_energy_edges(d) for d in self._datasets]
+        edges = [e for e in edges if e is not None]
         if not edges:
             return True
         ref = edges[0]
@@ -343,8 +352,11 @@ class Datasets(collections.abc.MutableSequence):
 
         emin, emax = [], []
         for d in self._datasets:
-            geom = d.counts.geom if getattr(d, "counts", None) is not None else d._geom
-            edges = geom.axes["energy"].edges
+            edges = _energy_edges(d)
+            if edges is None:  # flux points: the range of their energy bins
+                emin.append(np.nanmin(d.data.energy_min))
+                emax.append(np.nanmax(d.data.energy_max))
+                continue
             emin.append(edges[0])
             emax.append(edges[-1])
         if not emin:
