@@ -43,6 +43,21 @@ def run_peer(code: str, timeout: float = 3600) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def run_peer_script(code: str, timeout: float = 3600) -> dict:
+    """Like `run_peer`, but run ``code`` as a script file (needed for multiprocessing)."""
+    import tempfile
+
+    if peer_python() is None:
+        return {}
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(code)
+    try:
+        return run_peer(f"import runpy; runpy.run_path({f.name!r}, run_name='__main__')",
+                        timeout=timeout)
+    finally:
+        os.unlink(f.name)
+
+
 class StageTimer(dict):
     """Accumulate wall-clock seconds per named stage."""
 
