@@ -16,8 +16,8 @@ from astropy.coordinates import Angle, SkyCoord
 from regions import CircleSkyRegion
 
 from gammapipe.datasets import Datasets
-from gammapipe.datasets.edisp_map import EDispKernelMap
 from gammapipe.datasets.spectrum import SpectrumDataset, SpectrumDatasetOnOff
+from gammapipe.irf.edisp_map import EDispKernelMap
 from gammapipe.makers import SafeMaskMaker
 from gammapipe.makers.background.reflected import ReflectedRegionsBackgroundMaker
 from gammapipe.makers.spectrum import SpectrumDatasetMaker

@@ -8,13 +8,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from scipy.special import erfinv
 
-from gammapipe.modeling.models._spatial_geometry import (
-    EDGE_WIDTH_95,
-    angular_separation,
-    offset_by,
-    position_angle,
-    transform_lonlat,
-)
+from gammapipe.modeling.models._spatial_geometry import EDGE_WIDTH_95
 from gammapipe.modeling.models.spatial import (
     ConstantFluxSpatialModel,
     ConstantSpatialModel,
@@ -26,6 +20,12 @@ from gammapipe.modeling.models.spatial import (
     ShellSpatialModel,
     SpatialModel,
     TemplateSpatialModel,
+)
+from gammapipe.utils.coordinates import (
+    angular_separation,
+    offset_by,
+    position_angle,
+    transform_lonlat,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._sky import angular_separation_deg, center_lonlat_deg
+from ..utils.coordinates import angular_separation_deg, center_lonlat_deg
 
 __all__ = ["parse_regions", "region_mask"]
 

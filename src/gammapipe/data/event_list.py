@@ -19,10 +19,10 @@ from astropy.io import fits
 from astropy.table import Table, vstack
 from astropy.time import Time
 
+from ..utils.coordinates import angular_separation_deg, center_lonlat_deg
 from ..utils.errors import FITSFormatError, UnitError
 from ..utils.fits import make_path, read_hdu, require_columns, table_from_hdu, write_hdulist
 from ..utils.units import to_quantity
-from ._sky import angular_separation_deg, center_lonlat_deg
 from .metadata import (
     clean_meta,
     earth_location_from_dict,

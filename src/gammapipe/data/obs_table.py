@@ -11,9 +11,9 @@ from astropy.coordinates import Angle, SkyCoord
 from astropy.table import Table
 from astropy.time import Time
 
+from ..utils.coordinates import angular_separation_deg
 from ..utils.errors import FITSFormatError, UnitError
 from ..utils.fits import make_path, require_columns
-from ._sky import angular_separation_deg
 from .hdu_index import read_index_table
 from .metadata import met_to_time, time_ref_from_dict, to_time
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
-from ._sky import angular_separation_deg
+from ..utils.coordinates import angular_separation_deg
 
 __all__ = [
     "plot_energy",

@@ -1,8 +1,11 @@
 """Datasets: binned data + IRF maps for likelihood fits (`MapDataset`,
-`MapDatasetOnOff`), IRF maps (`PSFMap`, `PSFKernel`, `EDispKernelMap`, `EDispMap`), the
-sky-model forward folding (`MapEvaluator`) and the `Datasets` container.
+`MapDatasetOnOff`), the sky-model forward folding (`MapEvaluator`) and the `Datasets`
+container.
 
-Names are loaded lazily so that ``import gammapipe.datasets`` stays cheap.
+The IRF maps (`IRFMap`, `PSFMap`, `PSFKernel`, `EDispKernelMap`, `EDispMap`) are defined
+in `gammapipe.irf`; they are re-exported here so that ``from gammapipe.datasets import
+PSFMap`` keeps working. Names are loaded lazily so that ``import gammapipe.datasets``
+stays cheap.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ _EXPORTS = {
     "SpectrumDataset": "spectrum",
     "SpectrumDatasetOnOff": "spectrum",
     "MapEvaluator": "evaluator",
-    "IRFMap": "irf_map",
-    "PSFMap": "psf_map",
-    "PSFKernel": "psf_map",
-    "EDispKernelMap": "edisp_map",
-    "EDispMap": "edisp_map",
     "FluxPointsDataset": "flux_points",
+    # IRF maps, defined in gammapipe.irf
+    "IRFMap": "gammapipe.irf.irf_map",
+    "PSFMap": "gammapipe.irf.psf_map",
+    "PSFKernel": "gammapipe.irf.psf_map",
+    "EDispKernelMap": "gammapipe.irf.edisp_map",
+    "EDispMap": "gammapipe.irf.edisp_map",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -355,7 +355,7 @@ class PSFKernelBuilder:
                 + wy * ((1 - wx) * d[..., y1, x0] + wx * d[..., y1, x1]))
 
     def _containment_radius(self, profiles: np.ndarray, fraction: float) -> np.ndarray:
-        from .psf_map import psf_containment_from_profile
+        from gammapipe.irf.psf_map import psf_containment_from_profile
 
         cont = psf_containment_from_profile(profiles, self.rad_edges,
                                             np.deg2rad(self.grid_deg)[None, :])
@@ -365,7 +365,7 @@ class PSFKernelBuilder:
         half = self._plane_windows(np.array([max_radius_deg]))[0]
         key = (int(half[0]), int(half[1]), factor)  # the kernel geometry depends on its size
         if key not in self._rad_pix:
-            from .irf_map import angular_separation_deg
+            from gammapipe.utils.coordinates import angular_separation_deg
 
             kgeom = self.geom.to_odd_npix(max_radius=max_radius_deg * u.deg)
             fine = kgeom.to_image().upsample(int(factor))
@@ -454,9 +454,8 @@ class PSFKernelBuilder:
         image of the largest size; pixels outside a plane's size are 0. With
         ``per_plane_radius=False`` all planes extend to the largest radius.
         """
+        from gammapipe.irf.psf_map import PSFKernel
         from gammapipe.maps import Map
-
-        from .psf_map import PSFKernel
 
         table = self._spatial_table(position, lonlat)
         prof_psf = self._profiles(table, "psf")
@@ -518,7 +517,7 @@ class IRFLookupMixin:
 
     def _lonlat_in(self, frame: str) -> tuple[float, float]:
         """Model position (deg) in ``frame``."""
-        from gammapipe.modeling.models._spatial_geometry import transform_lonlat
+        from gammapipe.utils.coordinates import transform_lonlat
 
         lon, lat = np.degrees(self._lonlat())
         model_frame = getattr(self._spatial, "frame", None) or frame

@@ -462,10 +462,8 @@ class MapEvaluator(IRFLookupMixin):
     def _point_template(self) -> np.ndarray:
         """Bilinear point-source weights on the cutout (the `PointSpatialModel`
         integration, without building geometry objects)."""
-        from gammapipe.modeling.models._spatial_geometry import (
-            bilinear_point_weights,
-            transform_lonlat,
-        )
+        from gammapipe.modeling.models._spatial_geometry import bilinear_point_weights
+        from gammapipe.utils.coordinates import transform_lonlat
 
         wcs, frame, image_frame, f_lon, f_lat = self._point
         world_to_pix = self.__dict__.get("_world_to_pix")

@@ -177,10 +177,9 @@ class MapDataset(Dataset):
         from astropy.time import Time
 
         from gammapipe.data.gti import GTI
+        from gammapipe.irf.edisp_map import EDispKernelMap, EDispMap
+        from gammapipe.irf.psf_map import PSFMap
         from gammapipe.maps import Map
-
-        from .edisp_map import EDispKernelMap, EDispMap
-        from .psf_map import PSFMap
 
         kwargs = dict(kwargs)
         kwargs["counts"] = Map.from_geom(geom, unit="")

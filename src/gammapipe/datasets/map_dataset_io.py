@@ -70,10 +70,9 @@ def _livetime(meta: dict) -> None:
 def from_hdulist(cls, hdulist, name=None, format="gadf"):
     """Dataset of class ``cls`` from an HDU list in the GADF layout."""
     from gammapipe.data.gti import GTI
+    from gammapipe.irf.edisp_map import EDispKernelMap, EDispMap
+    from gammapipe.irf.psf_map import PSFMap
     from gammapipe.maps import Map
-
-    from .edisp_map import EDispKernelMap, EDispMap
-    from .psf_map import PSFMap
 
     if format != "gadf":
         raise FITSFormatError(f"MapDataset.read: unsupported format {format!r} (use 'gadf')")

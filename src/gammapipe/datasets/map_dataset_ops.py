@@ -364,7 +364,7 @@ def slice_by_energy(ds, energy_min=None, energy_max=None, name=None):
 
 def resample_energy_axis(ds, energy_axis, name=None):
     """Regroup the reco energy bins onto ``energy_axis`` (sums inside the safe mask)."""
-    from .edisp_map import EDispKernelMap
+    from gammapipe.irf.edisp_map import EDispKernelMap
 
     kwargs = _kwargs_common(ds, name)
     weights = ds.mask_safe

@@ -663,7 +663,7 @@ def map_onoff_to_spectrum(ds, on_region, containment_correction=False, name=None
         exposure = Map.from_geom(geom_exp, data=values.reshape(geom_exp.data_shape),
                                  unit=ds.exposure.unit, meta=dict(ds.exposure.meta))
     if ds.edisp is not None:
-        from .edisp_map import EDispKernelMap
+        from gammapipe.irf.edisp_map import EDispKernelMap
 
         kernel = ds.edisp.get_edisp_kernel(position=center, energy_axis=energy_axis)
         edisp = EDispKernelMap.from_edisp_kernel(kernel, geom=region_geom.to_image())

@@ -278,9 +278,8 @@ def from_ogip_hdulists(cls, pha, bkg=None, arf=None, rmf=None, name=None, where=
     """`SpectrumDatasetOnOff` from opened OGIP HDU lists (PHA required)."""
     from gammapipe.data.gti import GTI
     from gammapipe.irf import EDispKernel
+    from gammapipe.irf.edisp_map import EDispKernelMap
     from gammapipe.maps import Map, RegionNDMap
-
-    from .edisp_map import EDispKernelMap
 
     header = _check_spectrum(pha, where, kind="TOTAL")
     energy_axis = _energy_axis(pha["EBOUNDS"])

@@ -23,11 +23,23 @@ All functions work on plain float64 / bool arrays (already cut to the overlap). 
 ``*_inplace`` variants update the (overlap view of the) stacked arrays without full-size
 temporaries; they compute in float64 and round once to the target dtype, so that they give
 the same numbers as the functions returning new arrays.
+
+The IRF-map rules (`safe_divide`, `stack_irf_arrays`, `stack_irf_inplace`) live in
+`gammapipe.irf._map_stacking` (used by `gammapipe.irf.IRFMap.stack`) and are re-exported here.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from gammapipe.irf._map_stacking import (
+    all_finite,
+    clean_values,
+    safe_divide,
+    stack_irf_arrays,
+    stack_irf_inplace,
+    zero_non_finite,
+)
 
 __all__ = [
     "safe_divide",
@@ -40,27 +52,11 @@ __all__ = [
 ]
 
 
-def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``num / den`` with 0 where ``den`` is 0 or the result is not finite."""
-    num = np.asarray(num, dtype=float)
-    den = np.asarray(den, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den
-    return np.where(np.isfinite(out) & (den != 0), out, 0.0)
-
-
-def _clean(values: np.ndarray, nan_to_num: bool) -> np.ndarray:
-    values = np.asarray(values, dtype=float)
-    if nan_to_num:
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-    return values
-
-
 def stack_masked_sum(data: np.ndarray, mask: np.ndarray | None, data_other: np.ndarray,
                      mask_other: np.ndarray | None, nan_to_num: bool = True) -> np.ndarray:
     """``data * mask + data_other * mask_other`` (a None mask keeps everything)."""
-    a = _clean(data, nan_to_num)
-    b = _clean(data_other, nan_to_num)
+    a = clean_values(data, nan_to_num)
+    b = clean_values(data_other, nan_to_num)
     if mask is not None:
         a = a * mask
     if mask_other is not None:
@@ -78,61 +74,6 @@ def stack_exposure(exposure: np.ndarray, mask_image: np.ndarray | None,
     """
     return stack_masked_sum(exposure, mask_image, exposure_other, mask_image_other,
                             nan_to_num=nan_to_num)
-
-
-def stack_irf_arrays(irf: np.ndarray, exposure: np.ndarray, irf_other: np.ndarray,
-                     exposure_other: np.ndarray, weights: np.ndarray | None, irf_axis: int,
-                     nan_to_num: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Exposure-weighted mean of two IRF arrays.
-
-    Parameters
-    ----------
-    irf, irf_other : array
-        IRF values (same shape).
-    exposure, exposure_other : array
-        Exposures, with the IRF axis of length 1 (broadcasting against the IRF arrays).
-    weights : array or None
-        Weights of ``other`` (shape of ``irf_other``): typically the safe mask. The
-        exposure of ``other`` is weighted by ``any(weights > 0)`` over the IRF axis.
-    irf_axis : int
-        Numpy axis of the IRF-specific axis (rad, reco energy or migra).
-
-    Returns
-    -------
-    irf, exposure : array
-        Stacked IRF ``(irf * exp + irf_o * exp_o * w) / (exp + exp_o * any(w))`` and
-        stacked exposure.
-    """
-    irf_other = _clean(irf_other, nan_to_num)
-    exposure_other = _clean(exposure_other, nan_to_num)
-    irf = _clean(irf, True)
-    exposure = _clean(exposure, True)
-    w_irf = 1.0
-    w_exp = 1.0
-    if weights is not None:
-        w = np.asarray(weights, dtype=float)
-        w_irf = w
-        w_exp = np.any(w > 0, axis=irf_axis, keepdims=True).astype(float)
-    num = irf * exposure + irf_other * exposure_other * w_irf
-    exposure_new = exposure + exposure_other * w_exp
-    return safe_divide(num, exposure_new), exposure_new
-
-
-def _all_finite(values: np.ndarray) -> bool:
-    """Whether all values are finite: one summation pass, no temporary (a NaN or inf
-    propagates to the sum; a sum overflowing to inf falls back to the exact test)."""
-    if values.dtype.kind not in "fc":
-        return True
-    with np.errstate(invalid="ignore", over="ignore"):
-        total = np.sum(values, dtype=np.float64)
-    return bool(np.isfinite(total)) or bool(np.isfinite(values).all())
-
-
-def _zero_non_finite(values: np.ndarray) -> None:
-    """Set NaN / inf entries of a float array (or writable view) to 0 in place."""
-    if _all_finite(values):
-        return
-    values[~np.isfinite(values)] = 0.0
 
 
 def add_masked_inplace(target: np.ndarray, other: np.ndarray, mask: np.ndarray | None = None,
@@ -159,8 +100,8 @@ def add_masked_inplace(target: np.ndarray, other: np.ndarray, mask: np.ndarray |
         np.add(target, other if mask is None else other * mask, out=target,
                casting="same_kind")
         return
-    _zero_non_finite(target)
-    if _all_finite(other):
+    zero_non_finite(target)
+    if all_finite(other):
         if mask is None:
             np.add(target, other, out=target, casting="same_kind")
             return
@@ -170,37 +111,6 @@ def add_masked_inplace(target: np.ndarray, other: np.ndarray, mask: np.ndarray |
         if mask is not None:
             where &= np.asarray(mask, dtype=bool)
     np.add(target, other, out=target, where=where, casting="same_kind")
-
-
-def stack_irf_inplace(irf: np.ndarray, exposure: np.ndarray, irf_other: np.ndarray,
-                      exposure_other: np.ndarray, weights: np.ndarray | None, irf_axis: int,
-                      nan_to_num: bool = True) -> None:
-    """In-place version of `stack_irf_arrays`: ``irf`` and ``exposure`` (writable views of
-    the overlap) receive the stacked IRF and exposure. Same rule and same numbers."""
-    num = np.array(irf, dtype=np.float64)
-    _zero_non_finite(num)
-    exp_self = np.array(exposure, dtype=np.float64)
-    _zero_non_finite(exp_self)
-    num *= exp_self
-    term = np.multiply(irf_other, exposure_other, dtype=np.float64)
-    exp_other = np.array(exposure_other, dtype=np.float64)
-    if nan_to_num:
-        _zero_non_finite(exp_other)
-        if not (_all_finite(np.asarray(irf_other)) and _all_finite(np.asarray(exposure_other))):
-            # 0 where either factor is not finite, as when both were cleaned first
-            finite = np.isfinite(irf_other) & np.isfinite(exposure_other)
-            term[~finite] = 0.0
-    if weights is not None:
-        w = np.asarray(weights, dtype=float)
-        term *= w
-        exp_other = exp_other * np.any(w > 0, axis=irf_axis, keepdims=True)
-    num += term
-    exp_self += exp_other
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(num, exp_self, out=num)
-    num[~(np.isfinite(num) & (exp_self != 0))] = 0.0
-    irf[...] = num
-    exposure[...] = exp_self
 
 
 def mask_union(mask: np.ndarray | None, mask_other: np.ndarray | None) -> np.ndarray | None:

@@ -1,5 +1,6 @@
 """Instrument response functions (GADF DL3 IRF formats): effective area, energy
-dispersion, PSF, background and RAD_MAX.
+dispersion, PSF, background and RAD_MAX, and the IRF maps (`PSFMap`, `PSFKernel`,
+`EDispKernelMap`, `EDispMap`, base `IRFMap`): responses tabulated on a sky grid.
 
 ``IRF_REGISTRY`` maps the GADF HDU classes to the classes; `load_irf_hdu` reads an IRF
 HDU detecting its class from the ``HDUCLAS`` keywords. Names are loaded lazily so that
@@ -26,6 +27,11 @@ _EXPORTS = {
     "RadMax2D": "rad_max",
     "IRF_REGISTRY": "registry",
     "load_irf_hdu": "registry",
+    "IRFMap": "irf_map",
+    "PSFMap": "psf_map",
+    "PSFKernel": "psf_map",
+    "EDispKernelMap": "edisp_map",
+    "EDispMap": "edisp_map",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -22,6 +22,7 @@ import numpy as np
 from gammapipe.irf.core import integrate_loglog_segments
 from gammapipe.utils.coordinates import (
     angular_separation_deg,
+    lonlat_to_unit_vector,
     offset_frame_lonlat,
 )
 
@@ -162,7 +163,7 @@ def altaz_tangent_basis(alt_az_to_icrs, az_pnt: float, alt_pnt: float, eps_deg: 
                    az_pnt, az_pnt])
     alt = np.array([alt_pnt, alt_pnt, alt_pnt, alt_pnt + eps, alt_pnt - eps])
     ra, dec = alt_az_to_icrs(az, alt)
-    vec = _unit_vectors(np.asarray(ra), np.asarray(dec))
+    vec = lonlat_to_unit_vector(ra, dec)
     p = vec[0] / np.linalg.norm(vec[0])
     t_az = vec[1] - vec[2]
     t_az -= np.dot(t_az, p) * p
@@ -171,12 +172,6 @@ def altaz_tangent_basis(alt_az_to_icrs, az_pnt: float, alt_pnt: float, eps_deg: 
     t_alt -= np.dot(t_alt, p) * p + np.dot(t_alt, t_az) * t_az
     t_alt /= np.linalg.norm(t_alt)
     return p, t_az, t_alt
-
-
-def _unit_vectors(lon_deg: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
-    lon, lat = np.radians(lon_deg), np.radians(lat_deg)
-    clat = np.cos(lat)
-    return np.stack([clat * np.cos(lon), clat * np.sin(lon), np.sin(lat)], axis=-1)
 
 
 def fov_coordinates(
@@ -210,7 +205,7 @@ def fov_coordinates(
         if altaz_basis is None:
             raise ValueError("fov_coordinates: ALTAZ alignment needs altaz_basis")
         p, t_az, t_alt = altaz_basis
-        vec = _unit_vectors(np.asarray(ra, float), np.asarray(dec, float))
+        vec = lonlat_to_unit_vector(ra, dec)
         x = vec @ p
         y = vec @ t_az
         z = vec @ t_alt

@@ -131,7 +131,7 @@ class SpectrumDatasetMaker(MapDatasetMaker):
 
     def make_edisp_kernel(self, geom, observation):
         """`EDispKernelMap` in the region (at its centre, or region-averaged)."""
-        from gammapipe.datasets.edisp_map import EDispKernelMap
+        from gammapipe.irf.edisp_map import EDispKernelMap
         from gammapipe.maps import Map
 
         edisp = self._require(observation, "edisp")

@@ -218,7 +218,7 @@ def make_psf_map(psf, pointing, geom, exposure_map=None):
     pixel to unit integral ``sum(2 pi r dr dP/dOmega) = 1`` over the rad axis (r in rad,
     so the map stays in sr-1).
     """
-    from gammapipe.datasets.psf_map import PSFMap
+    from gammapipe.irf.psf_map import PSFMap
     from gammapipe.maps import Map
 
     names = list(geom.axes.names)
@@ -247,7 +247,7 @@ def make_edisp_map(edisp, pointing, geom, exposure_map=None, use_region_center=T
     The pdf is evaluated at the migra bin centres of ``geom`` and normalised per true
     energy and pixel to unit integral over the migra axis.
     """
-    from gammapipe.datasets.edisp_map import EDispMap
+    from gammapipe.irf.edisp_map import EDispMap
     from gammapipe.maps import Map
 
     names = list(geom.axes.names)
@@ -274,7 +274,7 @@ def make_edisp_kernel_map(edisp, pointing, geom, exposure_map=None, use_region_c
     See `gammapipe.makers._reduction.edisp_kernel_values` for the integration of the
     migration pdf over the reco bins of ``geom``'s ``energy`` axis.
     """
-    from gammapipe.datasets.edisp_map import EDispKernelMap
+    from gammapipe.irf.edisp_map import EDispKernelMap
     from gammapipe.maps import Map
 
     names = list(geom.axes.names)

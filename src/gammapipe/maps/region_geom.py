@@ -8,9 +8,9 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import Angle, SkyCoord
 
+from ..utils.coordinates import angular_separation_deg, center_lonlat_deg
 from ..utils.errors import GeometryError
 from ._axes import MapAxes
-from ._sky import angular_separation, lonlat_to_unit_vector, unit_vector_to_lonlat
 from ._wcs_utils import (
     FRAMES,
     frame_of_wcs,
@@ -66,8 +66,7 @@ def _region_center(region) -> SkyCoord:
     else:
         raise GeometryError(f"cannot determine the centre of a {type(region).__name__}")
     sph = vertices.spherical
-    vec = lonlat_to_unit_vector(sph.lon.deg, sph.lat.deg).sum(axis=0)
-    lon, lat = unit_vector_to_lonlat(vec)
+    lon, lat = center_lonlat_deg(sph.lon.deg, sph.lat.deg)
     return SkyCoord(lon, lat, unit="deg", frame=vertices.frame.name)
 
 
@@ -97,7 +96,7 @@ def _sky_contains(region, lon, lat, frame: str, wcs) -> np.ndarray:
 
     if isinstance(region, CircleSkyRegion | CircleAnnulusSkyRegion):
         lon0, lat0 = skydir_to_lonlat(region.center, frame)
-        sep = angular_separation(lon0, lat0, lon, lat)
+        sep = angular_separation_deg(lon0, lat0, lon, lat)
         if isinstance(region, CircleSkyRegion):
             return sep <= region.radius.to_value("deg")
         return (sep >= region.inner_radius.to_value("deg")) & (
@@ -296,7 +295,7 @@ class RegionGeom(Geom):
             for point in _components(self._region):
                 if isinstance(point, PointSkyRegion):
                     plon, plat = skydir_to_lonlat(point.center, self.frame)
-                    inside |= angular_separation(plon, plat, lon, lat) < 1e-8
+                    inside |= angular_separation_deg(plon, plat, lon, lat) < 1e-8
             return inside
         return _sky_contains(self._region, lon, lat, self.frame, self._wcs)
 
@@ -359,7 +358,7 @@ class RegionGeom(Geom):
         """Angular distance between the region centre and ``position``."""
         lon0, lat0 = skydir_to_lonlat(self.center_skydir, self.frame)
         lon, lat = skydir_to_lonlat(position, self.frame)
-        return Angle(angular_separation(lon0, lat0, lon, lat), "deg")
+        return Angle(angular_separation_deg(lon0, lat0, lon, lat), "deg")
 
     # ------------------------------------------------------------------ WCS helpers
     def to_wcs_geom(self, width_min=None):

@@ -10,9 +10,10 @@ import numpy as np
 from astropy.coordinates import Angle, SkyCoord
 from astropy.io import fits
 
+from ..utils.coordinates import angular_separation_deg
 from ..utils.errors import GeometryError
 from ._axes import MapAxes
-from ._sky import angular_separation, pixel_solid_angles
+from ._sky import pixel_solid_angles
 from ._wcs_regions import WcsRegionsMixin
 from ._wcs_utils import (
     FRAMES,
@@ -438,7 +439,7 @@ class WcsGeom(WcsRegionsMixin, Geom):
         """Angular distance of every pixel centre (image shape) to ``center``."""
         lon0, lat0 = skydir_to_lonlat(center, self.frame)
         lon, lat = self._image_lonlat("center", None)
-        return Angle(angular_separation(lon0, lat0, lon, lat), "deg")
+        return Angle(angular_separation_deg(lon0, lat0, lon, lat), "deg")
 
     def solid_angle(self) -> u.Quantity:
         """Exact solid angle of each pixel (image shape ``(ny, nx)``), cached.

@@ -18,7 +18,8 @@ def lazy_exports(
     package : str
         The package's ``__name__``.
     exports : mapping
-        Public name -> submodule (relative to the package) that defines it.
+        Public name -> submodule (relative to the package) that defines it, or an absolute
+        module path starting with ``gammapipe.`` for re-exported names.
 
     Examples
     --------
@@ -33,7 +34,8 @@ def lazy_exports(
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        path = module if module.startswith("gammapipe.") else f"{package}.{module}"
+        value = getattr(importlib.import_module(path), name)
         namespace[name] = value
         return value
 

@@ -483,7 +483,7 @@ def _rad_max_values(rad_max, energy_axis, offset) -> np.ndarray:
 
 def _counts_in_rad_max(events, regions, rad_max, energy_axis, pointing) -> np.ndarray:
     """Events within RAD_MAX(E, offset) of the centres of ``regions``, per reco bin."""
-    from gammapipe.maps._sky import angular_separation
+    from gammapipe.utils.coordinates import angular_separation_deg
 
     ra, dec = events._radec_deg()
     energy = events.energy.to_value(energy_axis.unit)
@@ -496,7 +496,7 @@ def _counts_in_rad_max(events, regions, rad_max, energy_axis, pointing) -> np.nd
         offset = c.separation(pointing).deg
         radius = u.Quantity(rad_max.evaluate(method="nearest", energy=events.energy,
                                              offset=offset * u.deg), "deg").value
-        sep = angular_separation(c.ra.deg, c.dec.deg, ra, dec)
+        sep = angular_separation_deg(c.ra.deg, c.dec.deg, ra, dec)
         inside = valid & (sep <= radius) & ~taken
         taken |= inside
         counts += np.bincount(idx[inside], minlength=energy_axis.nbin)[:energy_axis.nbin]

@@ -10,12 +10,12 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
+from ...utils.coordinates import transform_lonlat
 from ._spatial_geometry import (
     MAX_OVERSAMPLING,
     bilinear_point_weights,
     check_frame,
     subpixel_offsets,
-    transform_lonlat,
 )
 from .core import ModelBase
 

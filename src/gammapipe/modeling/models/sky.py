@@ -150,7 +150,7 @@ class SkyModel(_CompositeModel):
         `evaluation_radius` + ``margin`` + one pixel of the position; always True
         without a spatial model or an evaluation radius.
         """
-        from ._spatial_geometry import angular_separation, transform_lonlat
+        from gammapipe.utils.coordinates import angular_separation, transform_lonlat
 
         if mask is None or self.spatial_model is None or self.evaluation_radius is None:
             return True

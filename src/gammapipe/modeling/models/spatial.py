@@ -21,15 +21,10 @@ import functools
 import astropy.units as u
 import numpy as np
 
+from ...utils.coordinates import angular_separation, haversine
 from ..parameter import Parameter
 from ._spatial_base import SpatialModel
-from ._spatial_geometry import (
-    EDGE_WIDTH_95,
-    angular_separation,
-    ellipse_solid_angle,
-    haversine,
-    sigma_eff,
-)
+from ._spatial_geometry import EDGE_WIDTH_95, ellipse_solid_angle, sigma_eff
 
 __all__ = [
     "SpatialModel",

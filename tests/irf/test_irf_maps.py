@@ -1,4 +1,5 @@
-"""PSFMap, PSFKernel, EDispKernelMap and EDispMap against analytic expectations."""
+"""IRF maps of gammapipe.irf (PSFMap, PSFKernel, EDispKernelMap, EDispMap) against analytic
+expectations."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 
-from gammapipe.datasets import EDispKernelMap, EDispMap, PSFKernel, PSFMap
+from gammapipe.irf import EDispKernelMap, EDispMap, PSFKernel, PSFMap
 from gammapipe.maps import MapAxis, WcsGeom
 from gammapipe.utils.errors import GeometryError
 

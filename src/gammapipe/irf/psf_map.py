@@ -5,9 +5,10 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
+from gammapipe.utils.coordinates import angular_separation_deg, offset_by_deg
 from gammapipe.utils.errors import GeometryError
 
-from .irf_map import IRFMap, angular_separation_deg
+from .irf_map import IRFMap
 
 __all__ = ["PSFMap", "PSFKernel", "psf_containment_from_profile"]
 
@@ -263,7 +264,7 @@ class PSFMap(IRFMap):
         ibin = np.minimum((cdf < u_draw[:, None]).sum(axis=-1), rad_axis.nbin - 1)
         offset = edges[ibin] + rng.uniform(size=len(lon)) * np.diff(edges)[ibin]
         pa = rng.uniform(0, 2 * np.pi, size=len(lon))
-        new_lon, new_lat = _offset_by(lon, lat, pa, offset)
+        new_lon, new_lat = offset_by_deg(lon, lat, np.degrees(pa), offset)
         return MapCoord.create({"lon": new_lon, "lat": new_lat, "energy_true": energy},
                                frame=frame)
 
@@ -271,7 +272,7 @@ class PSFMap(IRFMap):
     def plot_containment_radius_vs_energy(self, ax=None, fraction=(0.68, 0.95),
                                           position=None, **kwargs):
         """Containment radii vs true energy at ``position``; returns the axes."""
-        from .plotting import plot_psf_containment_vs_energy
+        from .map_plotting import plot_psf_containment_vs_energy
 
         return plot_psf_containment_vs_energy(self, ax=ax, fraction=fraction,
                                               position=position, **kwargs)
@@ -279,14 +280,14 @@ class PSFMap(IRFMap):
     def plot_psf_vs_rad(self, ax=None, energy_true=(0.1, 1, 10) * u.TeV, position=None,
                         **kwargs):
         """PSF profile vs rad for several true energies; returns the axes."""
-        from .plotting import plot_psf_vs_rad
+        from .map_plotting import plot_psf_vs_rad
 
         return plot_psf_vs_rad(self, ax=ax, energy_true=energy_true, position=position,
                                **kwargs)
 
     def peek(self, figsize=(12, 10)):
         """Containment radius, PSF profiles and exposure image; returns the axes."""
-        from .plotting import peek_psf_map
+        from .map_plotting import peek_psf_map
 
         return peek_psf_map(self, figsize=figsize)
 
@@ -300,16 +301,6 @@ def _interp_profile(profiles: np.ndarray, pix: np.ndarray) -> np.ndarray:
     i0 = np.clip(np.floor(pix).astype(int), 0, n - 2)
     w = pix - i0
     return profiles[:, i0] * (1 - w) + profiles[:, i0 + 1] * w
-
-
-def _offset_by(lon, lat, pa, sep_deg):
-    """Positions at angular distance ``sep_deg`` and position angle ``pa`` (rad)."""
-    lon1, lat1 = np.deg2rad(lon), np.deg2rad(lat)
-    d = np.deg2rad(sep_deg)
-    lat2 = np.arcsin(np.sin(lat1) * np.cos(d) + np.cos(lat1) * np.sin(d) * np.cos(pa))
-    dlon = np.arctan2(np.sin(pa) * np.sin(d) * np.cos(lat1),
-                      np.cos(d) - np.sin(lat1) * np.sin(lat2))
-    return np.rad2deg(lon1 + dlon) % 360, np.rad2deg(lat2)
 
 
 def _rng(random_state):
@@ -400,12 +391,12 @@ class PSFKernel:
 
     def plot_kernel(self, ax=None, energy=None, add_cbar=False, **kwargs):
         """Image of the kernel (summed over energy or at ``energy``); returns the axes."""
-        from .plotting import plot_psf_kernel
+        from .map_plotting import plot_psf_kernel
 
         return plot_psf_kernel(self, ax=ax, energy=energy, add_cbar=add_cbar, **kwargs)
 
     def peek(self, figsize=(15, 5)):
         """Kernel images of the first, middle and last energy; returns the axes."""
-        from .plotting import peek_psf_kernel
+        from .map_plotting import peek_psf_kernel
 
         return peek_psf_kernel(self, figsize=figsize)

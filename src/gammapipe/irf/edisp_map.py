@@ -140,7 +140,7 @@ class EDispKernelMap(IRFMap):
 
     def peek(self, figsize=(15, 5)):
         """Kernel at the map centre (matrix, bias) and exposure; returns the axes."""
-        from .plotting import peek_edisp_map
+        from .map_plotting import peek_edisp_map
 
         return peek_edisp_map(self, figsize=figsize)
 
@@ -307,6 +307,6 @@ class EDispMap(IRFMap):
 
     def peek(self, figsize=(15, 5)):
         """Kernel at the map centre and exposure; returns the axes."""
-        from .plotting import peek_edisp_map
+        from .map_plotting import peek_edisp_map
 
         return peek_edisp_map(self, figsize=figsize)

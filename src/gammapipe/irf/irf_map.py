@@ -19,10 +19,11 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
+from gammapipe.utils.coordinates import angular_separation_deg
 from gammapipe.utils.errors import GeometryError, MissingHDUError
 from gammapipe.utils.fits import make_path, open_fits, write_hdulist
 
-from . import stacking
+from ._map_stacking import safe_divide, stack_irf_inplace
 
 __all__ = ["IRFMap"]
 
@@ -247,7 +248,7 @@ class IRFMap:
         num = weighted.downsample(factor, preserve_counts=True, axis_name=axis_name)
         exposure = self.exposure_map.downsample(factor, preserve_counts=True,
                                                 axis_name=axis_name)
-        data = stacking.safe_divide(num.data, exposure.data)
+        data = safe_divide(num.data, exposure.data)
         return self._new(num.copy(data=data.astype(self._irf_map.data.dtype)), exposure)
 
     def stack(self, other, weights=None, nan_to_num=True) -> None:
@@ -300,7 +301,7 @@ class IRFMap:
         sel_self, sel_other = (Ellipsis,) + tuple(parent), (Ellipsis,) + tuple(child)
         irf_data = _writable_float(self._irf_map)
         exp_data = _writable_float(self.exposure_map)
-        stacking.stack_irf_inplace(
+        stack_irf_inplace(
             irf=irf_data[sel_self],
             exposure=exp_data[sel_self],
             irf_other=_data_in_unit(other._irf_map, self._irf_map.unit)[sel_other],
@@ -401,19 +402,6 @@ class IRFMap:
             exposure_map = Map.from_geom(self._exposure_geom(geom), data=exp.copy(),
                                          unit=self.exposure_map.unit)
         return self._new(irf_map, exposure_map)
-
-
-def angular_separation_deg(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Great-circle distance (deg) between (lon1, lat1) and (lon2, lat2) in deg (Vincenty)."""
-    lon1, lat1, lon2, lat2 = (np.deg2rad(np.asarray(v, dtype=float))
-                              for v in (lon1, lat1, lon2, lat2))
-    dlon = lon2 - lon1
-    s1, c1 = np.sin(lat1), np.cos(lat1)
-    s2, c2 = np.sin(lat2), np.cos(lat2)
-    num1 = c2 * np.sin(dlon)
-    num2 = c1 * s2 - s1 * c2 * np.cos(dlon)
-    den = s1 * s2 + c1 * c2 * np.cos(dlon)
-    return np.rad2deg(np.arctan2(np.hypot(num1, num2), den))
 
 
 def quantity_or_none(value, unit):
