@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 
+from gammapipe.utils.lazy import lazy_exports
+
 _INDEX = {
     "Parameter": "parameter",
     "Parameters": "parameter",
@@ -17,16 +19,15 @@ _INDEX = {
     "CovarianceResult": "fit",
 }
 
-__all__ = [*_INDEX, "models"]
+
+_getattr, _dir, _all = lazy_exports(__name__, _INDEX)
+__all__ = [*_all, "models"]
 
 
 def __getattr__(name: str):
-    if name == "models":
+    if name == "models":  # the subpackage gammapipe.modeling.models
         return importlib.import_module(f"{__name__}.models")
-    if name in _INDEX:
-        module = importlib.import_module(f"{__name__}.{_INDEX[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _getattr(name)
 
 
 def __dir__() -> list[str]:

@@ -5,7 +5,7 @@ Names are loaded on first access (``scipy.special`` is only imported by counts s
 
 from __future__ import annotations
 
-import importlib
+from gammapipe.utils.lazy import lazy_exports
 
 _INDEX = {
     "TRUNCATION_VALUE": "fit_statistics",
@@ -23,15 +23,5 @@ _INDEX = {
     "WStatCountsStatistic": "counts_statistics",
 }
 
-__all__ = list(_INDEX)
 
-
-def __getattr__(name: str):
-    if name in _INDEX:
-        module = importlib.import_module(f"{__name__}.{_INDEX[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _INDEX)
