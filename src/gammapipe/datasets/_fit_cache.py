@@ -235,6 +235,14 @@ class FastSpectrum:
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _fingerprint(data) -> float:
+    """Sum of ``data`` (a count of the True values for a boolean mask: same number,
+    without the integer conversion of `numpy.sum`)."""
+    if getattr(data, "dtype", None) == np.bool_:
+        return float(np.count_nonzero(data))
+    return float(np.add.reduce(data, axis=None))  # `numpy.sum` without its dispatch layers
+
+
 def _dataset_key(dataset) -> tuple:
     maps = (dataset.counts, dataset.background, dataset.exposure, dataset.mask_safe,
             dataset.mask_fit, dataset.psf, dataset.edisp)
@@ -242,7 +250,7 @@ def _dataset_key(dataset) -> tuple:
     data_ids = tuple(id(getattr(m, "data", None)) if m is not None else 0
                      for m in maps[:5])
     # cheap content fingerprint: catches in-place edits such as stacking
-    sums = tuple(float(np.sum(m.data)) if m is not None else 0.0
+    sums = tuple(_fingerprint(m.data) if m is not None else 0.0
                  for m in (dataset.counts, dataset.background, dataset.mask_safe,
                            dataset.mask_fit))
     models = dataset.models

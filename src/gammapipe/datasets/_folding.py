@@ -23,6 +23,8 @@ Convolution convention: ``out[y, x] = sum_{j, i} k[j, i] img[y - j + cy, x - i +
 
 from __future__ import annotations
 
+import weakref
+
 import astropy.units as u
 import numpy as np
 
@@ -151,12 +153,25 @@ class KernelFFT:
         return (iy, ix), (kys, kxs)
 
     def _convolve_sparse(self, image: np.ndarray, nonzero: np.ndarray) -> np.ndarray:
+        # the same sums as ``out[window] += weight * kernel`` in the same order, with the
+        # products written in place (the first one straight into the zeroed output)
         out = np.zeros((self.n_planes,) + self.image_shape)
-        for flat in nonzero:
-            y, x = divmod(int(flat), self.image_shape[1])
+        kernel = self.kernel
+        buffer = None
+        nx = self.image_shape[1]
+        for flat in nonzero.tolist():
+            y, x = divmod(flat, nx)
             (iy, ix), (kys, kxs) = self._window(y, x)
             if iy.stop > iy.start and ix.stop > ix.start:
-                out[:, iy, ix] += image[y, x] * self.kernel[:, kys, kxs]
+                part = kernel[:, kys, kxs]
+                target = out[:, iy, ix]
+                if buffer is None:
+                    np.multiply(part, image[y, x], out=target)
+                    buffer = np.empty(kernel.shape)
+                    continue
+                product = buffer[:, :part.shape[1], :part.shape[2]]
+                np.multiply(part, image[y, x], out=product)
+                np.add(target, product, out=target)
         return out
 
     def adjoint_at(self, images: np.ndarray, pixels: np.ndarray) -> np.ndarray:
@@ -264,6 +279,27 @@ def cutout_flat_indices(mask_flat_idx: np.ndarray, parent_shape: tuple[int, ...]
     return positions, cutout_idx
 
 
+def _resolve(position):
+    """``position``, or its value when given as a function (lazy `SkyCoord`)."""
+    return position() if callable(position) else position
+
+
+_BUILDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def shared_kernel_builder(psf, geom) -> PSFKernelBuilder:
+    """The `PSFKernelBuilder` of ``psf`` for ``geom``, shared by every evaluator (its
+    position-independent tables are built once, not once per model set); rebuilt when the
+    PSF data array is replaced or edited in place."""
+    data = psf.psf_map.data
+    fingerprint = (id(data), float(np.sum(data)))
+    entry = _BUILDERS.get(psf)
+    if entry is None or entry[0] is not geom or entry[1] != fingerprint:
+        entry = (geom, fingerprint, PSFKernelBuilder(psf, geom))
+        _BUILDERS[psf] = entry
+    return entry[2]
+
+
 class PSFKernelBuilder:
     """PSF kernels of one `PSFMap` for one map geometry, rebuilt cheaply at any position.
 
@@ -335,16 +371,18 @@ class PSFKernelBuilder:
 
     def _spatial_table(self, position, lonlat=None) -> np.ndarray:
         """(n_e, n_rad) PSF table at ``position`` (bilinear between pixels); ``lonlat``
-        (deg, in the PSF-map frame) may be given instead of converting ``position``."""
+        (deg, in the PSF-map frame) may be given instead of converting ``position``
+        (which may be a function returning the position, called only when needed)."""
         from gammapipe.maps._wcs_utils import skydir_to_lonlat
 
-        lon, lat = skydir_to_lonlat(position, self.frame) if lonlat is None else lonlat
+        lon, lat = (skydir_to_lonlat(_resolve(position), self.frame) if lonlat is None
+                    else lonlat)
         x, y = self.wcs.wcs_world2pix(np.atleast_1d(lon), np.atleast_1d(lat), 0)
         x, y = float(x[0]), float(y[0])
         ny, nx = self.data.shape[-2:]
         ix, iy = int(np.round(x)), int(np.round(y))
         if not (0 <= ix < nx and 0 <= iy < ny and self.valid[iy, ix]):
-            return self.psf._spatial_profiles(position)
+            return self.psf._spatial_profiles(_resolve(position))
         d = self.data
         x = min(max(x, 0.0), nx - 1.0)
         y = min(max(y, 0.0), ny - 1.0)
@@ -354,11 +392,19 @@ class PSFKernelBuilder:
         return ((1 - wy) * ((1 - wx) * d[..., y0, x0] + wx * d[..., y0, x1])
                 + wy * ((1 - wx) * d[..., y1, x0] + wx * d[..., y1, x1]))
 
-    def _containment_radius(self, profiles: np.ndarray, fraction: float) -> np.ndarray:
+    def _containment(self, profiles: np.ndarray) -> np.ndarray:
+        """Containment of ``profiles`` on the fine rad grid (``grid_deg``)."""
         from gammapipe.irf.psf_map import psf_containment_from_profile
 
-        cont = psf_containment_from_profile(profiles, self.rad_edges,
+        return psf_containment_from_profile(profiles, self.rad_edges,
                                             np.deg2rad(self.grid_deg)[None, :])
+
+    def _containment_radius(self, profiles: np.ndarray, fraction: float,
+                            cont: np.ndarray | None = None) -> np.ndarray:
+        """Fine-grid radius (deg) closest to the ``fraction`` containment; ``cont`` (the
+        `_containment` of ``profiles``) may be given to reuse it."""
+        if cont is None:
+            cont = self._containment(profiles)
         return self.grid_deg[np.argmin(np.abs(cont - fraction), axis=-1)]
 
     def _rad_pixels(self, max_radius_deg: float, factor: int):
@@ -411,15 +457,16 @@ class PSFKernelBuilder:
         order = ext[np.argsort(kpix.ravel()[ext], kind="stable")]
         k_sorted = kpix.ravel()[order]
         starts = np.flatnonzero(np.r_[True, np.diff(k_sorted) != 0]) if order.size else order
-        return rows, band, order, k_sorted[starts] if order.size else order, starts
+        ii, ww = i0.ravel()[order], w.ravel()[order]  # gathered once, not per kernel
+        return (rows, band, order, k_sorted[starts] if order.size else order, starts,
+                (ii, ii + 1, 1 - ww, ww))
 
     def _block_values(self, prof: np.ndarray, i0, w, operator, shape) -> np.ndarray:
         """Kernel pixel sums of the clipped interpolated profile ``prof`` (n, n_rad)."""
-        rows, band, order, kidx, starts = operator
+        rows, band, order, kidx, starts, (ii, ii1, w0, w1) = operator
         out = np.einsum("nkr,kr->nk", prof[:, rows], band)
         if order.size:
-            ii, ww = i0.ravel()[order], w.ravel()[order]
-            values = np.clip(prof[:, ii] * (1 - ww) + prof[:, ii + 1] * ww, 0, None)
+            values = np.clip(prof[:, ii] * w0 + prof[:, ii1] * w1, 0, None)
             out[:, kidx] += np.add.reduceat(values, starts, axis=1)
         return out.reshape((prof.shape[0],) + shape)
 
@@ -428,8 +475,8 @@ class PSFKernelBuilder:
         profiles = self._profiles(self._spatial_table(position), "psf")
         return self._factors(profiles, precision_factor)
 
-    def _factors(self, profiles, precision_factor) -> np.ndarray:
-        r68 = self._containment_radius(profiles, 0.68)
+    def _factors(self, profiles, precision_factor, cont=None) -> np.ndarray:
+        r68 = self._containment_radius(profiles, 0.68, cont)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.ceil(precision_factor * self.half_bin / r68 - 1e-9)
         factor = np.where(np.isfinite(factor) & (r68 > 0), factor, 1)
@@ -461,15 +508,16 @@ class PSFKernelBuilder:
         prof_psf = self._profiles(table, "psf")
         profiles = self._profiles(table, "planes")  # (n_planes, n_rad)
         plane_radius = None
+        cont_psf = self._containment(prof_psf)  # shared by the radius and the factors
         if max_radius is None:
-            radius_psf = self._containment_radius(prof_psf, containment)
+            radius_psf = self._containment_radius(prof_psf, containment, cont_psf)
             max_radius_deg = float(np.max(radius_psf))
             if per_plane_radius:
                 plane_radius = (radius_psf if self._same_energies
                                 else self._containment_radius(profiles, containment))
         else:
             max_radius_deg = float(u.Quantity(max_radius, "deg").to_value("deg"))
-        factors = self._factors(prof_psf, precision_factor)
+        factors = self._factors(prof_psf, precision_factor, cont_psf)
         n_planes = profiles.shape[0]
         if factors.size != n_planes:
             factors = np.full(n_planes, int(np.max(factors)))
@@ -544,17 +592,19 @@ class IRFLookupMixin:
 
     def _edisp_kernel(self, edisp, position):
         """Edisp kernel at the position: the nearest-pixel kernel of an `EDispKernelMap`,
-        cached per pixel; other cases through ``edisp.get_edisp_kernel``."""
+        cached per pixel; other cases through ``edisp.get_edisp_kernel``. ``position``
+        may be a function returning it (only called when the position is needed)."""
         pixel = None
         if type(edisp).__name__ == "EDispKernelMap" and self._lonlat() is not None:
             pixel = self._irf_pixel(edisp)
         if pixel is None:
-            return edisp.get_edisp_kernel(position=position, energy_axis=self._reco_axis)
+            return edisp.get_edisp_kernel(position=_resolve(position),
+                                          energy_axis=self._reco_axis)
         cache = self.__dict__.setdefault("_edisp_cache", {})
         key = (id(edisp), pixel, id(self._reco_axis))
         entry = cache.get(key)
         if entry is None or entry[0] is not edisp:
-            entry = (edisp, edisp.get_edisp_kernel(position=position,
+            entry = (edisp, edisp.get_edisp_kernel(position=_resolve(position),
                                                    energy_axis=self._reco_axis))
             cache[key] = entry
         return entry[1]
@@ -610,7 +660,8 @@ class IRFLookupMixin:
             image = (geom, wcs, img.frame, scales, tuple(img.data_shape)[-2:])
             self.__dict__["_exp_image"] = image
         _, wcs, frame, scales, shape = image
-        width = self.cutout_width.to_value("deg")
+        width_q = self.cutout_width  # Quantity arithmetic: computed once per update
+        width = width_q.to_value("deg")
         npix = round_up_to_odd(np.clip(width / scales.ravel(), 1, None))
         cut_shape = (int(np.round(npix[-1])), int(np.round(npix[0])))
         lon, lat = self._lonlat_in(frame)
@@ -625,7 +676,7 @@ class IRFLookupMixin:
         previous = self.__dict__.get("_exp_cutout")
         if key is not None and previous is not None and previous[0] == key:
             return previous[1]
-        cutout = exposure.cutout(position=(lon, lat), width=self.cutout_width, odd_npix=True)
+        cutout = exposure.cutout(position=(lon, lat), width=width_q, odd_npix=True)
         self.__dict__["_exp_cutout"] = (key, cutout)
         return cutout
 

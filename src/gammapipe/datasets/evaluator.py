@@ -61,6 +61,7 @@ taken at the model position at the last `update`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import astropy.units as u
@@ -82,11 +83,12 @@ from ._folding import (
     SPARSE_MAX,
     IRFLookupMixin,
     KernelFFT,
-    PSFKernelBuilder,
+    PSFKernelBuilder,  # noqa: F401 - re-exported (tests, users of this module)
     TemplateNPredEvaluator,
     fold_edisp,
     fold_edisp_adjoint,
     overlap_slices,
+    shared_kernel_builder,
 )
 
 __all__ = [
@@ -331,7 +333,8 @@ class MapEvaluator(IRFLookupMixin):
         self._update_args = (exposure, psf, edisp, geom, mask)
         self.mask = mask
         apply = getattr(self.model, "apply_irf", {"exposure": True, "psf": True, "edisp": True})
-        position = self.model.position if self._lonlat() is not None else None
+        # the SkyCoord is built only if an IRF lookup needs it (not on the cached paths)
+        position = (lambda: self.model.position) if self._lonlat() is not None else None
         self._reco_axis = geom.axes["energy"] if "energy" in geom.axes.names else None
         self.edisp = None
         if edisp is not None and apply.get("edisp", True):
@@ -342,7 +345,7 @@ class MapEvaluator(IRFLookupMixin):
                 and not is_region:
             builder = self._kernel_builder
             if builder is None or builder.psf is not psf or builder.geom is not exposure.geom:
-                builder = PSFKernelBuilder(psf, exposure.geom)
+                builder = shared_kernel_builder(psf, exposure.geom)
                 self._kernel_builder = builder
             lonlat = self._lonlat_in(builder.frame) if self._lonlat() is not None else None
             self.psf = builder.kernel(position, containment=PSF_CONTAINMENT,
@@ -368,6 +371,8 @@ class MapEvaluator(IRFLookupMixin):
         self._init_lonlat = self._lonlat()
         self._limit_deg = None
         self.update_count += 1
+        self._cutout_key = ("window", self.contributes, self.parent_slices, self.cutout_slices,
+                            tuple(np.shape(self.exposure.data)))
         self._reset()
 
     def refresh(self) -> None:
@@ -377,8 +382,11 @@ class MapEvaluator(IRFLookupMixin):
 
     @property
     def cutout_key(self) -> tuple:
-        """Changes whenever the evaluation cutout changes."""
-        return (self.update_count, self.contributes)
+        """Changes whenever the evaluation cutout (its pixel window in the dataset
+        geometry) changes; an update that keeps the window keeps the key, so the
+        bin mappings of the fit cache are reused."""
+        key = self.__dict__.get("_cutout_key")
+        return (self.update_count, self.contributes) if key is None else key
 
     # -- prepared arrays ----------------------------------------------------------------
     def _prepare(self) -> None:
@@ -391,8 +399,8 @@ class MapEvaluator(IRFLookupMixin):
         e_axis = geom.axes["energy_true"]
         shape = tuple(self.exposure.data.shape)
         if apply.get("exposure", True):
-            self._exposure_data = np.asarray(self.exposure.data, dtype=np.float64) * float(
-                u.Unit(self.exposure.unit).to("cm2 s"))
+            self._exposure_data = np.asarray(self.exposure.data, dtype=np.float64) * (
+                _to_cm2_s(self.exposure.unit))
         else:
             self._exposure_data = np.ones(shape)
         self.cutout_shape = shape[-2:]
@@ -696,6 +704,12 @@ class MapEvaluator(IRFLookupMixin):
                 data = np.zeros(shape)
             maps.append(Map.from_geom(self._reco_geom(), data=data.reshape(shape), unit=""))
         return maps
+
+
+@functools.lru_cache(maxsize=64)
+def _to_cm2_s(unit) -> float:
+    """Conversion factor of an exposure unit to cm2 s (cached: one per unit)."""
+    return float(u.Unit(unit).to("cm2 s"))
 
 
 # ----------------------------------------------------------------------------- dataset glue
