@@ -105,11 +105,14 @@ def add_masked_inplace(target: np.ndarray, other: np.ndarray, mask: np.ndarray |
         if mask is None:
             np.add(target, other, out=target, casting="same_kind")
             return
-        where = np.asarray(mask, dtype=bool)
-    else:
-        where = np.isfinite(other)
-        if mask is not None:
-            where &= np.asarray(mask, dtype=bool)
+        # finite values: multiplying by the mask adds an exact 0 where it is False, and
+        # a plain add is much faster than a masked (``where=``) one
+        np.add(target, np.multiply(other, np.asarray(mask, dtype=bool)), out=target,
+               casting="same_kind")
+        return
+    where = np.isfinite(other)
+    if mask is not None:
+        where &= np.asarray(mask, dtype=bool)
     np.add(target, other, out=target, where=where, casting="same_kind")
 
 

@@ -255,14 +255,14 @@ def separable_eval(interp, first: np.ndarray, rest: list[np.ndarray],
     shape_w = (-1,) + (1,) * (sv.ndim - 1)
     table = sv[i0] if single0 else (sv[i0] * (1 - w0).reshape(shape_w)
                                      + sv[i0 + 1] * w0.reshape(shape_w))
-    # (nodes of the other axes, first): pixels gather contiguous rows
-    table = np.ascontiguousarray(table.reshape(first.size, -1).T)
+    # (first, nodes of the other axes): rows gather the pixel corners -> (first, pixel)
+    table = np.ascontiguousarray(table.reshape(first.size, -1))
     strides = np.cumprod((1,) + sv.shape[:0:-1])[::-1][1:] if sv.ndim > 1 else ()
     parts = [_axis_index_weight(interp, a + 1, np.asarray(r, float).ravel())
              for a, r in enumerate(rest)]
     n_pix = int(np.prod(img_shape)) if img_shape else 1
-    out = np.zeros((n_pix, first.size))
     choices = [(0,) if single else (0, 1) for _, _, single in parts]
+    corners = []
     for corner in np.ndindex(*(len(c) for c in choices)):
         flat = np.zeros(n_pix, dtype=np.intp)
         weight = np.ones(n_pix)
@@ -270,8 +270,16 @@ def separable_eval(interp, first: np.ndarray, rest: list[np.ndarray],
             flat += (idx + bit) * stride
             if not single:
                 weight = weight * (w if bit else 1.0 - w)
-        out += table[flat] * weight[:, None]
-    out = out.T
+        corners.append((flat, weight))
+    # one node of axis 0 at a time (rows stay in cache), corner terms summed in order
+    out = np.empty((first.size, n_pix))
+    term = np.empty(n_pix)
+    for row, out_row in zip(table, out, strict=True):
+        out_row[...] = 0.0
+        for flat, weight in corners:
+            np.take(row, flat, out=term)
+            term *= weight
+            out_row += term
     if interp.bounds is not None:
         lo, hi = interp.bounds[0]
         bad_first = (first < lo) | (first > hi)
@@ -423,30 +431,49 @@ def energy_edges_oversampled(edges: np.ndarray, oversampling: int | None) -> np.
     return np.exp(np.append(inner, log_e[-1]))
 
 
+_INTEGRATION_CHUNK = 8192  # pixel columns per block: the temporaries stay in cache
+
+
 def _integrate_log_rates(log_e: np.ndarray, log_rate: np.ndarray) -> np.ndarray:
     """Power-law integral between consecutive energies from log values (axis 0).
 
-    ``log_e`` has shape ``(n,) + (1,)*k``, ``log_rate`` ``(n,) + S`` (NaN: outside the
-    table, i.e. rate 0). Segment integral ``x1 y1 D expm1(d) / d`` with
+    ``log_e`` has ``n`` values (shape ``(n,) + (1,)*k``), ``log_rate`` shape ``(n,) + S``
+    (NaN: outside the table, i.e. rate 0). Segment integral ``x1 y1 D expm1(d) / d`` with
     ``D = log(x2/x1)`` and ``d = log(y2/y1) + D`` (``x1 y1 D`` for ``d -> 0``); where an
     end has a zero rate the linear trapezoid is used (as
-    `gammapipe.irf.core.integrate_loglog_segments`).
+    `gammapipe.irf.core.integrate_loglog_segments`). Computed on blocks of pixel columns.
     """
     from gammapipe.utils.interpolation import LOG_VALUE_FLOOR
 
-    zero = ~(log_rate > np.log(2 * LOG_VALUE_FLOOR))  # NaN counts as zero
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        rate = np.where(zero, 0.0, np.exp(log_rate))
-    l1, l2 = log_rate[:-1], log_rate[1:]
+    log_rate = np.asarray(log_rate, dtype=float)
+    n = log_rate.shape[0]
+    flat = log_rate.reshape(n, -1)
+    log_e = np.asarray(log_e, dtype=float).reshape(n, 1)
     e = np.exp(log_e)
-    delta = log_e[1:] - log_e[:-1]
-    d = l2 - l1 + delta
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        factor = np.where(np.abs(d) < 1e-10, 1.0, np.expm1(d) / d)
-        power = e[:-1] * rate[:-1] * delta * factor
-    positive = ~(zero[:-1] | zero[1:])
-    linear = 0.5 * (rate[:-1] + rate[1:]) * (e[1:] - e[:-1])
-    return np.where(positive, power, linear)
+    delta, de = log_e[1:] - log_e[:-1], e[1:] - e[:-1]
+    threshold = np.log(2 * LOG_VALUE_FLOOR)
+    out = np.empty((n - 1, flat.shape[1]))
+    for start in range(0, flat.shape[1], _INTEGRATION_CHUNK):
+        lr = flat[:, start:start + _INTEGRATION_CHUNK]
+        power = out[:, start:start + _INTEGRATION_CHUNK]
+        zero = ~(lr > threshold)  # NaN counts as zero
+        with np.errstate(all="ignore"):
+            rate = np.exp(lr)
+            rate[zero] = 0.0
+            d = lr[1:] - lr[:-1]
+            d += delta
+            factor = np.expm1(d)
+            factor /= d
+        factor[np.abs(d) < 1e-10] = 1.0
+        # e1 y1 D expm1(d) / d, left to right as written
+        np.multiply(e[:-1], rate[:-1], out=power)
+        power *= delta
+        power *= factor
+        linear = zero[:-1] | zero[1:]
+        if linear.any():
+            power[linear] = (0.5 * (rate[:-1][linear] + rate[1:][linear])
+                             * np.broadcast_to(de, power.shape)[linear])
+    return out.reshape((n - 1,) + log_rate.shape[1:])
 
 
 def background_values(bkg, energy_edges_tev: np.ndarray, fov_lon: np.ndarray,
@@ -468,12 +495,10 @@ def background_values(bkg, energy_edges_tev: np.ndarray, fov_lon: np.ndarray,
     interp = bkg._get_interpolator()
     names = bkg.axes.names
     if names == ["energy", "offset"]:
-        offset = (np.hypot(fov_lon, fov_lat) * u.deg).to_value(bkg.axes["offset"].unit)
-        rest = [offset]
+        rest = [_deg_to(np.hypot(fov_lon, fov_lat), bkg.axes["offset"].unit)]
     else:
-        lon = (np.asarray(fov_lon) * u.deg).to_value(bkg.axes["fov_lon"].unit)
-        lat = (np.asarray(fov_lat) * u.deg).to_value(bkg.axes["fov_lat"].unit)
-        rest = [lon, lat]
+        rest = [_deg_to(fov_lon, bkg.axes["fov_lon"].unit),
+                _deg_to(fov_lat, bkg.axes["fov_lat"].unit)]
     log_e = np.log(energy).reshape(shape)
     if interp.method == "linear" and interp.values_scale == "log" \
             and interp.fill_value == 0 and (interp.clip_min or 0) <= 0:
@@ -490,7 +515,17 @@ def background_values(bkg, energy_edges_tev: np.ndarray, fov_lon: np.ndarray,
         integral = integral.reshape((-1, n) + integral.shape[1:]).sum(axis=1)
     # rate unit x energy unit -> s-1 sr-1
     factor = (1 * bkg.unit * e_unit).to_value(u.Unit("s-1 sr-1"))
-    return integral * (factor * time_s) * solid_angle_sr[np.newaxis]
+    out = np.multiply(integral, factor * time_s)
+    out *= solid_angle_sr[np.newaxis]
+    return out
+
+
+def _deg_to(values, unit) -> np.ndarray:
+    """Angles in deg converted to ``unit`` (no copy when ``unit`` is deg)."""
+    import astropy.units as u
+
+    scale = u.deg.to(unit)
+    return np.asarray(values, float) * scale if scale != 1.0 else np.asarray(values, float)
 
 
 def psf_values(psf, energy_true_tev: np.ndarray, rad_deg: np.ndarray,
