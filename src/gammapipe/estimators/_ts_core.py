@@ -10,6 +10,10 @@ amplitude is the linear least-squares estimate computed with two FFT correlation
 
 from __future__ import annotations
 
+import math
+import os
+import threading
+
 import numpy as np
 
 from ..stats.fit_statistics import TRUNCATION_VALUE
@@ -47,16 +51,14 @@ def newton_from_zero(counts, background, x, kernel) -> np.ndarray:
         return np.where(hess > 0, -grad / hess, np.nan)
 
 
-def _patches(padded: np.ndarray, width: int, half: tuple[int, int], image_shape,
-             flat_idx: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Footprint values (n, len(offsets)) around the pixels ``flat_idx``.
-
-    ``padded`` is the flattened zero-padded image (row length ``width``), ``offsets`` the
-    flat offsets of the kept kernel pixels in it.
-    """
+def _patch_index(width: int, image_shape, flat_idx: np.ndarray,
+                 offsets: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Indices (n, len(offsets)) of the footprints around the pixels ``flat_idx`` in the
+    flattened zero-padded image (row length ``width``); ``offsets`` are the flat offsets of
+    the kept kernel pixels in it."""
     iy, ix = np.unravel_index(flat_idx, image_shape)
     base = iy * width + ix
-    return padded[base[:, None] + offsets[None, :]]
+    return np.add(base[:, None], offsets[None, :], out=out)
 
 
 def _pad_flat(image: np.ndarray, half: tuple[int, int]) -> np.ndarray:
@@ -90,6 +92,22 @@ def _offsets_to_kernel_index(offsets: np.ndarray, image_shape: tuple[int, int],
     return jy * kernel_shape[1] + jx
 
 
+class _Workspace:
+    """Arrays reused from chunk to chunk (one workspace per thread): fresh arrays of this
+    size would be new memory pages to fault in every time."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+        """Uninitialised array ``name`` of ``shape`` (contents of the last use)."""
+        size = math.prod(shape)
+        buf = self._arrays.get(name)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = self._arrays[name] = np.empty(size, dtype=dtype)
+        return buf[:size].reshape(shape)
+
+
 class _Chunk:
     """Footprints of one chunk of pixels and the Cash statistic along them.
 
@@ -97,42 +115,47 @@ class _Chunk:
     so that only the counts-weighted terms need the full footprint arrays.
     """
 
-    def __init__(self, c, b, s) -> None:
-        self.c, self.b, self.s = c, b, s
-        self.has_counts = c > 0
+    def __init__(self, c, b, s, workspace: _Workspace | None = None) -> None:
+        self.ws = _Workspace() if workspace is None else workspace
+        self.generation = 0
         self.B = b.sum(axis=1)
         self.S = s.sum(axis=1)
         # amplitude where the prediction of some footprint pixel reaches zero
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = b / s  # +inf (ignored) where s = 0, NaN (ignored) where b = s = 0
+            # +inf (ignored) where s = 0, NaN (ignored) where b = s = 0
+            ratio = np.divide(b, s, out=self.ws.get("mu", s.shape))
         self.a_min = (-np.fmin.reduce(ratio, axis=1) if ratio.shape[1]
                       else np.full(b.shape[0], -np.inf))
         self.a_min = np.where(np.isnan(self.a_min), -np.inf, self.a_min)
+        self.c, self.b, self.s = c, b, s
 
     def take(self, rows: np.ndarray) -> _Chunk:
         """Chunk restricted to some of its pixels."""
         new = object.__new__(_Chunk)
-        new.c, new.b, new.s = self.c[rows], self.b[rows], self.s[rows]
-        new.has_counts = self.has_counts[rows]
+        new.ws, new.generation = self.ws, self.generation + 1
+        # sub-chunks alternate between two sets of buffers (never their parent's)
+        tag = f"sub{new.generation % 2}"
+        shape = (rows.size, self.c.shape[1])
+        new.c, new.b, new.s = (np.take(arr, rows, axis=0, out=self.ws.get(name + tag, shape),
+                                       mode="wrap")
+                               for name, arr in (("c", self.c), ("b", self.b), ("s", self.s)))
         new.B, new.S, new.a_min = self.B[rows], self.S[rows], self.a_min[rows]
         return new
 
     def _mu(self, a: np.ndarray) -> np.ndarray:
-        mu = self.s * a[:, None]
+        mu = np.multiply(self.s, a[:, None], out=self.ws.get("mu", self.s.shape))
         mu += self.b
-        return mu
+        return np.maximum(mu, TRUNCATION_VALUE, out=mu)
 
     def stat(self, a: np.ndarray) -> np.ndarray:
-        mu = self._mu(a)
-        np.maximum(mu, TRUNCATION_VALUE, out=mu)
-        log_mu = np.log(mu, out=np.zeros_like(mu), where=self.has_counts)
+        # mu >= TRUNCATION_VALUE: the log is finite, so zero counts add exact zeros
+        log_mu = np.log(self._mu(a), out=self.ws.get("mu", self.s.shape))
         return 2.0 * (self.B + a * self.S - np.einsum("ij,ij->i", self.c, log_mu))
 
     def grad_hess(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mu = self._mu(a)
-        np.maximum(mu, TRUNCATION_VALUE, out=mu)
         t = np.divide(self.s, mu, out=mu)  # s / mu, in place
-        ct = self.c * t
+        ct = np.multiply(self.c, t, out=self.ws.get("ct", t.shape))
         grad = 2.0 * (self.S - ct.sum(axis=1))
         hess = 2.0 * np.einsum("ij,ij->i", ct, t)
         return grad, hess
@@ -181,7 +204,8 @@ def fit_amplitudes(counts, background, x, kernel, a_init, rtol: float = 0.01,
                    max_iter: int = 30, threshold: float | None = None,
                    n_sigma: float = 1, n_sigma_ul: float = 2,
                    errn_errp: bool = False, ul: bool = False,
-                   pixel_mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   pixel_mask: np.ndarray | None = None,
+                   n_threads: int | None = None) -> dict[str, np.ndarray]:
     """Best-fit amplitude, errors, TS and iterations for every pixel of the image.
 
     Parameters
@@ -198,6 +222,9 @@ def fit_amplitudes(counts, background, x, kernel, a_init, rtol: float = 0.01,
         Pixels whose TS at the starting amplitude is below are not optimised.
     pixel_mask : ndarray of bool, optional
         Pixels to compute (others NaN).
+    n_threads : int, optional
+        Threads running the chunks of pixels (default: `default_threads`); the results do
+        not depend on it.
     """
     ny, nx = counts.shape
     ky, kx = kernel.shape
@@ -226,13 +253,20 @@ def fit_amplitudes(counts, background, x, kernel, a_init, rtol: float = 0.01,
     width = nx + 2 * half[1]
     c_pad, b_pad, x_pad = (_pad_flat(np.asarray(arr, dtype=np.float64), half)
                            for arr in (counts, background, x))
-    for start in range(0, todo.size, chunk):
+    workspaces = _ThreadWorkspaces()
+
+    def fit_chunk(start: int) -> None:
         idx = todo[start : start + chunk]
-        c = _patches(c_pad, width, half, counts.shape, idx, offsets)
-        b = _patches(b_pad, width, half, counts.shape, idx, offsets)
-        s = _patches(x_pad, width, half, counts.shape, idx, offsets) * kflat
-        ch = _Chunk(c, b, s)
-        has_signal = s.sum(axis=1) > 0
+        ws = workspaces.get()
+        shape = (idx.size, offsets.size)
+        flat = _patch_index(width, counts.shape, idx, offsets,
+                            out=ws.get("index", shape, np.intp))
+        # indices are in range by construction: "wrap" skips the (slow) bounds checks
+        c, b, s = (arr.take(flat, out=ws.get(name, shape), mode="wrap")
+                   for name, arr in (("c", c_pad), ("b", b_pad), ("s", x_pad)))
+        s *= kflat
+        ch = _Chunk(c, b, s, ws)
+        has_signal = ch.S > 0
         a = np.where(np.isfinite(a_flat[idx]), a_flat[idx], 0.0)
         inside = ch.a_min + 0.1 * np.maximum(np.abs(ch.a_min), 1e-3)
         a = np.where((a > ch.a_min) | ~np.isfinite(ch.a_min), a, inside)
@@ -300,4 +334,44 @@ def fit_amplitudes(counts, background, x, kernel, a_init, rtol: float = 0.01,
             target = stat + n_sigma_ul**2
             up = ch.crossing(a, target, +1.0, n_sigma_ul * err_step)
             out["norm_ul"][idx] = np.where(has_signal, up, np.nan)
+    _run_chunks(fit_chunk, range(0, todo.size, chunk), n_threads)
     return {k: v.reshape(ny, nx) for k, v in out.items()}
+
+
+class _ThreadWorkspaces(threading.local):
+    """One `_Workspace` per thread."""
+
+    def get(self) -> _Workspace:
+        if not hasattr(self, "workspace"):
+            self.workspace = _Workspace()
+        return self.workspace
+
+
+def default_threads() -> int:
+    """Threads for the chunked fits: the idle CPUs of this process (1-minute load average),
+    at least 1 and at most 4. On a busy machine extra threads only add contention."""
+    try:
+        n_cpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n_cpu = os.cpu_count() or 1
+    try:
+        idle = n_cpu - os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform
+        idle = n_cpu
+    return max(1, min(4, n_cpu, int(idle + 1.0)))
+
+
+def _run_chunks(func, starts: range, n_threads: int | None) -> None:
+    """Call ``func(start)`` for every chunk, on threads (numpy releases the GIL in the
+    array operations; the chunks write disjoint pixels of the outputs)."""
+    n_threads = default_threads() if n_threads is None else max(1, int(n_threads))
+    n_threads = min(n_threads, len(starts))
+    if n_threads <= 1:
+        for start in starts:
+            func(start)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        for future in [pool.submit(func, start) for start in starts]:
+            future.result()  # re-raise errors of the workers

@@ -4,7 +4,8 @@ For each pixel the amplitude (``norm``, relative to the model's spectrum) of a s
 the model's morphology, convolved with the PSF and weighted by exposure, is fitted to the
 counts against the predicted background (the dataset's ``npred``, i.e. background plus all
 models). The fits of all pixels run together (`_ts_core`): FFT correlations give the
-starting amplitudes, then vectorised Newton iterations on the exact Cash statistic.
+starting amplitudes, then vectorised Newton iterations on the exact Cash statistic, on
+chunks of pixels spread over threads.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class TSMapEstimator(Estimator):
     sum_over_energy_groups : bool
         One energy bin (all energies) when ``energy_edges`` is None.
     n_jobs : int, optional
-        Accepted for API compatibility (the computation is vectorised).
+        Threads fitting chunks of pixels (default: the idle CPUs, at most 4); the results
+        do not depend on it.
     """
 
     tag = "TSMapEstimator"
@@ -203,7 +205,7 @@ class TSMapEstimator(Estimator):
                 c, b, x, kernel, a0, rtol=self.rtol, max_iter=self.max_niter,
                 threshold=self.threshold, n_sigma=self.n_sigma, n_sigma_ul=self.n_sigma_ul,
                 errn_errp="errn-errp" in self.selection_optional,
-                ul="ul" in self.selection_optional, pixel_mask=pix,
+                ul="ul" in self.selection_optional, pixel_mask=pix, n_threads=self.n_jobs,
             )
             # expected source counts of the fitted amplitude (whole kernel)
             norm0 = np.nan_to_num(res["norm"])
