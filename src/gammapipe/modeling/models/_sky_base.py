@@ -82,6 +82,21 @@ class _CompositeModel(ModelBase):
             self.covariance = covariance_data
 
     @property
+    def name(self) -> str:
+        """Model name."""
+        return self._name
+
+    @property
+    def spectral_model(self):
+        """Spectral component (a norm model for background models)."""
+        return self._spectral_model
+
+    @spectral_model.setter
+    def spectral_model(self, model) -> None:
+        self._spectral_model = _check_component(model, "spectral", optional=False)
+        self.__dict__["_covariance"] = None
+
+    @property
     def _models(self) -> list:
         return [
             getattr(self, f"{kind}_model")

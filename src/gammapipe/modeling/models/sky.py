@@ -77,21 +77,6 @@ class SkyModel(_CompositeModel):
 
     # -- components ---------------------------------------------------------------------
     @property
-    def name(self) -> str:
-        """Model name."""
-        return self._name
-
-    @property
-    def spectral_model(self):
-        """Spectral component."""
-        return self._spectral_model
-
-    @spectral_model.setter
-    def spectral_model(self, model) -> None:
-        self._spectral_model = _check_component(model, "spectral", optional=False)
-        self.__dict__["_covariance"] = None
-
-    @property
     def spatial_model(self):
         """Spatial component (or None)."""
         return self._spatial_model
@@ -346,17 +331,6 @@ class FoVBackgroundModel(_CompositeModel):
         return f"{self.datasets_names[0]}-bkg"
 
     @property
-    def spectral_model(self):
-        """Norm spectral model."""
-        return self._spectral_model
-
-    @spectral_model.setter
-    def spectral_model(self, model) -> None:
-        _check_component(model, "spectral", optional=False)
-        self._spectral_model = model
-        self.__dict__["_covariance"] = None
-
-    @property
     def spatial_model(self):
         """Spatial correction (or None)."""
         return self._spatial_model
@@ -482,21 +456,6 @@ class TemplateNPredModel(_CompositeModel):
         self.filename = None if filename is None else str(filename)
         self.datasets_names = _names_list(datasets_names)
         self._init_composite(covariance_data)
-
-    @property
-    def name(self) -> str:
-        """Model name."""
-        return self._name
-
-    @property
-    def spectral_model(self):
-        """Norm spectral model."""
-        return self._spectral_model
-
-    @spectral_model.setter
-    def spectral_model(self, model) -> None:
-        self._spectral_model = _check_component(model, "spectral", optional=False)
-        self.__dict__["_covariance"] = None
 
     @property
     def spatial_model(self):
