@@ -522,45 +522,39 @@ class PowerLawNormSpectralModel(SpectralModel):
     norm = Parameter("norm", 1, unit="", interp="log", is_norm=True)
     reference = Parameter("reference", "1 TeV", frozen=True)
 
+    # the same power law as PowerLawSpectralModel with (amplitude, index) -> (norm, tilt)
     @staticmethod
     def evaluate(energy, norm, tilt, reference):
         """Norm at ``energy``."""
-        return norm * _ratio(energy, reference) ** (-_v(tilt))
+        return PowerLawSpectralModel.evaluate(energy, tilt, norm, reference)
 
     @staticmethod
     def evaluate_integral(energy_min, energy_max, norm, tilt, reference):
         """Analytic integral (unit of energy)."""
-        x1, x2 = _ratio(energy_min, reference), _ratio(energy_max, reference)
-        return norm * reference * pl_integral(x1, x2, _v(tilt))
+        return PowerLawSpectralModel.evaluate_integral(energy_min, energy_max, tilt, norm,
+                                                       reference)
 
     @staticmethod
     def evaluate_energy_flux(energy_min, energy_max, norm, tilt, reference):
         """Analytic ``int E norm(E) dE``."""
-        x1, x2 = _ratio(energy_min, reference), _ratio(energy_max, reference)
-        return norm * reference**2 * pl_integral(x1, x2, _v(tilt) - 1)
+        return PowerLawSpectralModel.evaluate_energy_flux(energy_min, energy_max, tilt, norm,
+                                                          reference)
+
+    @staticmethod
+    def _rename(gradient: dict) -> dict:
+        return {"norm": gradient["amplitude"], "tilt": gradient["index"],
+                "reference": gradient["reference"]}
 
     @staticmethod
     def _evaluate_gradient(energy, norm, tilt, reference):
-        x = _ratio(energy, reference)
-        t = _v(tilt)
-        shape = x ** (-t)
-        f = norm * shape
-        return {
-            "norm": u.Quantity(shape),
-            "tilt": -np.log(x) * f,
-            "reference": f * t / reference,
-        }
+        return PowerLawNormSpectralModel._rename(
+            PowerLawSpectralModel._evaluate_gradient(energy, tilt, norm, reference))
 
     @staticmethod
     def _evaluate_integral_gradient(energy_min, energy_max, norm, tilt, reference):
-        x1, x2 = _ratio(energy_min, reference), _ratio(energy_max, reference)
-        t = _v(tilt)
-        integral = pl_integral(x1, x2, t)
-        return {
-            "norm": reference * integral,
-            "tilt": norm * reference * pl_integral_dindex(x1, x2, t),
-            "reference": norm * integral * t,
-        }
+        return PowerLawNormSpectralModel._rename(
+            PowerLawSpectralModel._evaluate_integral_gradient(energy_min, energy_max, tilt,
+                                                              norm, reference))
 
 
 class ExpCutoffPowerLawNormSpectralModel(SpectralModel):
