@@ -63,6 +63,43 @@ class OnOffMixin:
 
     stat_type = "wstat"
     _hide_background = False
+    # the ON-only dataset class the on-off class is built from (set by the host class)
+    _on_dataset_class: type = MapDataset
+
+    @classmethod
+    def from_geoms(cls, geom, geom_exposure=None, geom_psf=None, geom_edisp=None,
+                   reference_time="2000-01-01", name=None, **kwargs):
+        """Empty on-off dataset (zero OFF counts, acceptances of one)."""
+        from gammapipe.maps import Map
+
+        ds = cls._on_dataset_class.from_geoms(
+            geom, geom_exposure=geom_exposure, geom_psf=geom_psf, geom_edisp=geom_edisp,
+            reference_time=reference_time, name=name,
+            meta_table=kwargs.pop("meta_table", None))
+        ones = np.ones(geom.data_shape)
+        kwargs.setdefault("acceptance", Map.from_geom(geom, data=ones, dtype="float32"))
+        kwargs.setdefault("acceptance_off", Map.from_geom(geom, data=ones, dtype="float32"))
+        kwargs.setdefault("counts_off", Map.from_geom(geom, dtype="float32"))
+        return cls._from_on_dataset(ds, name=name, **kwargs)
+
+    @classmethod
+    def _from_on_dataset(cls, dataset, acceptance, acceptance_off, counts_off=None,
+                         name=None, **kwargs):
+        """On-off dataset from an ON-only dataset (its background is dropped)."""
+        from gammapipe.maps import Map
+
+        geom = dataset.counts.geom
+        if np.isscalar(acceptance):
+            acceptance = Map.from_geom(geom, data=np.full(geom.data_shape, float(acceptance)))
+        if np.isscalar(acceptance_off):
+            acceptance_off = Map.from_geom(geom, data=np.full(geom.data_shape,
+                                                              float(acceptance_off)))
+        return cls(
+            models=kwargs.pop("models", None), counts=dataset.counts, exposure=dataset.exposure,
+            counts_off=counts_off, edisp=dataset.edisp, psf=dataset.psf,
+            mask_safe=dataset.mask_safe, mask_fit=dataset.mask_fit, acceptance=acceptance,
+            acceptance_off=acceptance_off, gti=dataset.gti, meta_table=dataset.meta_table,
+            name=name or dataset.name, meta=dict(getattr(dataset, "meta", {}) or {}), **kwargs)
 
     # ------------------------------------------------------------------ OFF data
     def _init_onoff(self, counts_off, acceptance, acceptance_off) -> None:
@@ -335,41 +372,14 @@ class MapDatasetOnOff(OnOffMixin, MapDataset):
             counts_off=Map.from_geom(geom, dtype="float32"), name=name, **kwargs)
 
     @classmethod
-    def from_geoms(cls, geom, geom_exposure=None, geom_psf=None, geom_edisp=None,
-                   reference_time="2000-01-01", name=None, **kwargs):
-        """Empty on-off dataset from explicit geometries (acceptances of one)."""
-        from gammapipe.maps import Map
-
-        ds = MapDataset.from_geoms(geom, geom_exposure=geom_exposure, geom_psf=geom_psf,
-                                   geom_edisp=geom_edisp, reference_time=reference_time,
-                                   name=name, meta_table=kwargs.pop("meta_table", None))
-        ones = np.ones(geom.data_shape)
-        kwargs.setdefault("acceptance", Map.from_geom(geom, data=ones, dtype="float32"))
-        kwargs.setdefault("acceptance_off", Map.from_geom(geom, data=ones, dtype="float32"))
-        kwargs.setdefault("counts_off", Map.from_geom(geom, dtype="float32"))
-        return cls.from_map_dataset(ds, name=name, **kwargs)
-
-    @classmethod
     def from_map_dataset(cls, dataset, acceptance, acceptance_off, counts_off=None,
                          name=None, **kwargs):
         """On-off dataset from a `MapDataset` (its background is dropped).
 
         ``acceptance`` / ``acceptance_off`` may be maps or numbers (broadcast).
         """
-        from gammapipe.maps import Map
-
-        geom = dataset.counts.geom
-        if np.isscalar(acceptance):
-            acceptance = Map.from_geom(geom, data=np.full(geom.data_shape, float(acceptance)))
-        if np.isscalar(acceptance_off):
-            acceptance_off = Map.from_geom(geom, data=np.full(geom.data_shape,
-                                                              float(acceptance_off)))
-        return cls(
-            models=kwargs.pop("models", None), counts=dataset.counts, exposure=dataset.exposure,
-            counts_off=counts_off, edisp=dataset.edisp, psf=dataset.psf,
-            mask_safe=dataset.mask_safe, mask_fit=dataset.mask_fit, acceptance=acceptance,
-            acceptance_off=acceptance_off, gti=dataset.gti, meta_table=dataset.meta_table,
-            name=name or dataset.name, meta=dict(getattr(dataset, "meta", {}) or {}), **kwargs)
+        return cls._from_on_dataset(dataset, acceptance, acceptance_off, counts_off, name,
+                                    **kwargs)
 
     def to_map_dataset(self, name=None):
         """`MapDataset` whose background is ``alpha x counts_off``."""

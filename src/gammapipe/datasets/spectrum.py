@@ -358,6 +358,8 @@ class SpectrumDatasetOnOff(OnOffMixin, SpectrumDataset):
         reflected regions); ``alpha = acceptance / acceptance_off``.
     """
 
+    _on_dataset_class = SpectrumDataset
+
     tag = "SpectrumDatasetOnOff"
 
     def __init__(self, models=None, counts=None, counts_off=None, acceptance=None,
@@ -370,43 +372,14 @@ class SpectrumDatasetOnOff(OnOffMixin, SpectrumDataset):
         self._check_onoff_shapes()
 
     @classmethod
-    def from_geoms(cls, geom, geom_exposure=None, geom_psf=None, geom_edisp=None,
-                   reference_time="2000-01-01", name=None, **kwargs):
-        """Empty on-off dataset (zero OFF counts, acceptances of one)."""
-        from gammapipe.maps import Map
-
-        ds = SpectrumDataset.from_geoms(geom, geom_exposure=geom_exposure, geom_psf=geom_psf,
-                                        geom_edisp=geom_edisp, reference_time=reference_time,
-                                        name=name, meta_table=kwargs.pop("meta_table", None))
-        ones = np.ones(geom.data_shape)
-        kwargs.setdefault("acceptance", Map.from_geom(geom, data=ones, dtype="float32"))
-        kwargs.setdefault("acceptance_off", Map.from_geom(geom, data=ones, dtype="float32"))
-        kwargs.setdefault("counts_off", Map.from_geom(geom, dtype="float32"))
-        return cls.from_spectrum_dataset(ds, name=name, **kwargs)
-
-    @classmethod
     def from_spectrum_dataset(cls, dataset, acceptance, acceptance_off, counts_off=None,
                               name=None, **kwargs):
         """On-off dataset from a `SpectrumDataset` (its background is dropped).
 
         ``acceptance`` / ``acceptance_off`` may be maps or numbers (broadcast).
         """
-        from gammapipe.maps import Map
-
-        geom = dataset.counts.geom
-        if np.isscalar(acceptance):
-            acceptance = Map.from_geom(geom, data=np.full(geom.data_shape, float(acceptance)),
-                                       dtype=float)
-        if np.isscalar(acceptance_off):
-            acceptance_off = Map.from_geom(
-                geom, data=np.full(geom.data_shape, float(acceptance_off)), dtype=float)
-        return cls(
-            models=kwargs.pop("models", None), counts=dataset.counts,
-            exposure=dataset.exposure, counts_off=counts_off, edisp=dataset.edisp,
-            psf=dataset.psf, mask_safe=dataset.mask_safe, mask_fit=dataset.mask_fit,
-            acceptance=acceptance, acceptance_off=acceptance_off, gti=dataset.gti,
-            meta_table=dataset.meta_table, name=name or dataset.name,
-            meta=dict(getattr(dataset, "meta", {}) or {}), **kwargs)
+        return cls._from_on_dataset(dataset, acceptance, acceptance_off, counts_off, name,
+                                    **kwargs)
 
     from_map_dataset = from_spectrum_dataset
 
